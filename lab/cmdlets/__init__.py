@@ -1,0 +1,1 @@
+"""The cmdlets the lab emulates: their documented contract (binder) and their handlers."""
