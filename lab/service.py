@@ -1,0 +1,203 @@
+"""One running lab: the world, a WinRM endpoint per Windows host, a control channel, and the files
+users need (inventory, CA bundle, audit log) in a state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import yaml
+
+from lab.audit import AuditLog
+from lab.certs import create_lab_pki
+from lab.clock import Clock
+from lab.runner_host import LabExecutor
+from lab.winrm.endpoint import HostConfig, WinRMEndpoint
+from lab.world import World
+
+STATE_FILE = "lab.json"
+
+
+class LabService:
+    """Builds and runs the lab described by a topology; `serve_forever` until `shutdown`."""
+
+    def __init__(self, topology: str, state_dir: str, time_scale: float = 60.0, auth: str = "ntlm") -> None:
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        self.auth = auth
+        self.audit = AuditLog(os.path.join(self.state_dir, "audit.jsonl"))
+        self.clock = Clock(scale=time_scale)
+        self.world = World.load(topology, clock=self.clock, audit=self.audit)
+        self.topology = topology
+        # A fresh password per lab run: it lives only in the inventory file (mode 0600).
+        self.username = self.world.credentials["username"]
+        self.password = secrets.token_urlsafe(18)
+        hosts = self.world.windows_hosts()
+        self.pki = create_lab_pki(os.path.join(self.state_dir, "pki"), [h.fqdn for h in hosts] + [h.name for h in hosts])
+        executor = LabExecutor(self.world, self.audit)
+        tls = self.pki.server_context()
+        self.endpoints = {
+            h.name: WinRMEndpoint(HostConfig(name=h.name, users={self.username: self.password}), executor, tls, audit=self.audit.record)
+            for h in hosts
+        }
+        self._stopped = threading.Event()
+        self._control = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        for endpoint in self.endpoints.values():
+            endpoint.start()
+        self._sync_reachability()
+        self._control = ThreadingHTTPServer(("127.0.0.1", 0), _control_handler(self))
+        threading.Thread(target=self._control.serve_forever, name="lab-control", daemon=True).start()
+        self._write_inventory()
+        self._write_state()
+        self.audit.record("lab", "-", event="up", topology=self.topology, hosts=sorted(self.endpoints))
+
+    def serve_forever(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self._stopped.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stopped.set())
+        self._stopped.wait()
+        self.stop()
+
+    def shutdown(self) -> None:
+        self._stopped.set()
+
+    def stop(self) -> None:
+        for endpoint in self.endpoints.values():
+            endpoint.stop()
+        if self._control:
+            self._control.shutdown()
+            self._control.server_close()
+        self.audit.record("lab", "-", event="down")
+        try:
+            os.unlink(os.path.join(self.state_dir, STATE_FILE))
+        except FileNotFoundError:
+            pass
+
+    # -- faults ----------------------------------------------------------------------------
+    def apply_fault(self, spec: dict) -> dict:
+        """Faults the CLI and tests can set; each one changes the world and what its endpoints do."""
+        kind = spec.get("kind")
+        down = not spec.get("clear", False)
+        if kind == "site-down":
+            self.world.set_site_down(spec["site"], down)
+        elif kind == "host-down":
+            self.world.set_host_down(spec["host"], down)
+        elif kind == "winrm":
+            self._endpoint(spec["host"]).set_fault(latency=float(spec.get("latency", 0.0)), hang=bool(spec.get("hang", False)))
+        else:
+            raise ValueError("unknown fault kind %r (site-down, host-down, winrm)" % kind)
+        self._sync_reachability()
+        self.audit.record("lab", spec.get("host", "-"), event="fault", fault=spec)
+        return self.status()
+
+    def _endpoint(self, name: str) -> WinRMEndpoint:
+        if name not in self.endpoints:
+            raise ValueError("no Windows host %r in this lab (hosts: %s)" % (name, ", ".join(sorted(self.endpoints))))
+        return self.endpoints[name]
+
+    def _sync_reachability(self) -> None:
+        # A host answers WinRM only while it and its site are up.
+        for name, endpoint in self.endpoints.items():
+            endpoint.set_down(not self.world.host_reachable(name))
+
+    # -- reporting -------------------------------------------------------------------------
+    def status(self) -> dict:
+        status = self.world.status()
+        status["endpoints"] = {
+            name: {"http_port": e.http_port, "https_port": e.https_port, "stats": e.stats}
+            for name, e in sorted(self.endpoints.items())
+        }
+        return status
+
+    def _write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "topology": self.topology,
+            "control_port": self._control.server_address[1],
+            "inventory": os.path.join(self.state_dir, "inventory.yml"),
+            "audit_log": self.audit.path,
+            "ca_bundle": str(self.pki.ca_path),
+            "hosts": {name: {"http_port": e.http_port, "https_port": e.https_port} for name, e in self.endpoints.items()},
+        }
+        _write_private(os.path.join(self.state_dir, STATE_FILE), json.dumps(state, indent=2))
+
+    def _write_inventory(self) -> None:
+        groups: dict[str, dict] = {}
+        for host in self.world.windows_hosts():
+            endpoint = self.endpoints[host.name]
+            hostvars = {"ansible_host": "127.0.0.1", "site_recovery_site": host.site}
+            hostvars["ansible_port"] = endpoint.https_port if self.auth == "basic-https" else endpoint.http_port
+            for group in ("hyperv_hosts", "%s_site" % host.site):
+                groups.setdefault(group, {"hosts": {}})["hosts"][host.name] = hostvars if group == "hyperv_hosts" else {}
+        connection = {
+            "ansible_connection": "winrm",
+            "ansible_user": self.username,
+            "ansible_password": self.password,
+            "ansible_winrm_transport": "basic" if self.auth == "basic-https" else "ntlm",
+            "ansible_winrm_scheme": "https" if self.auth == "basic-https" else "http",
+            "ansible_winrm_server_cert_validation": "validate",
+            "ansible_winrm_ca_trust_path": str(self.pki.ca_path),
+            # pywinrm otherwise routes 127.0.0.1 through any proxy set in the environment.
+            "ansible_winrm_proxy": None,
+        }
+        inventory = {
+            "all": {
+                "vars": connection,
+                "children": groups,
+                "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
+            }
+        }
+        header = "# Inventory of the DR lab %r (generated by `python -m lab up`; the password changes every run).\n" % self.topology
+        _write_private(os.path.join(self.state_dir, "inventory.yml"), header + yaml.safe_dump(inventory, sort_keys=False))
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def _control_handler(service: LabService):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+            del format, args
+
+        def _reply(self, code: int, body: dict) -> None:
+            data = json.dumps(body, default=str).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # pylint: disable=invalid-name
+            if self.path == "/status":
+                self._reply(200, service.status())
+            else:
+                self._reply(404, {"error": "unknown path"})
+
+        def do_POST(self):  # pylint: disable=invalid-name
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            try:
+                if self.path == "/fault":
+                    self._reply(200, service.apply_fault(body))
+                elif self.path == "/advance":
+                    service.clock.advance(float(body["seconds"]))
+                    self._reply(200, {"now": service.clock.now().isoformat()})
+                elif self.path == "/shutdown":
+                    self._reply(200, {"stopping": True})
+                    service.shutdown()
+                else:
+                    self._reply(404, {"error": "unknown path"})
+            except (KeyError, ValueError) as e:
+                self._reply(400, {"error": str(e)})
+
+    return Handler
