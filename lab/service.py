@@ -45,6 +45,8 @@ class LabService:
             for h in hosts
         }
         self._stopped = threading.Event()
+        self._sync_lock = threading.Lock()
+        self._down: dict[str, bool] = {}
         self._control = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -52,6 +54,9 @@ class LabService:
         for endpoint in self.endpoints.values():
             endpoint.start()
         self._sync_reachability()
+        # Reachability also changes with simulated time (a VM-hosted server answers once its guest has
+        # booted), so follow the world from a short timer rather than only on faults.
+        threading.Thread(target=self._follow_world, name="lab-reachability", daemon=True).start()
         self._control = ThreadingHTTPServer(("127.0.0.1", 0), _control_handler(self))
         threading.Thread(target=self._control.serve_forever, name="lab-control", daemon=True).start()
         self._write_inventory()
@@ -101,10 +106,18 @@ class LabService:
             raise ValueError("no Windows host %r in this lab (hosts: %s)" % (name, ", ".join(sorted(self.endpoints))))
         return self.endpoints[name]
 
+    def _follow_world(self) -> None:
+        while not self._stopped.wait(0.2):
+            self._sync_reachability()
+
     def _sync_reachability(self) -> None:
-        # A host answers WinRM only while it and its site are up.
-        for name, endpoint in self.endpoints.items():
-            endpoint.set_down(not self.world.host_reachable(name))
+        # A host answers WinRM only while it and its site are up (and, for a VM-hosted server, its guest runs).
+        with self._sync_lock:
+            for name, endpoint in self.endpoints.items():
+                down = not self.world.host_reachable(name)
+                if self._down.get(name) != down:
+                    endpoint.set_down(down)
+                    self._down[name] = down
 
     # -- reporting -------------------------------------------------------------------------
     def status(self) -> dict:
@@ -133,8 +146,11 @@ class LabService:
             endpoint = self.endpoints[host.name]
             hostvars = {"ansible_host": "127.0.0.1", "site_recovery_site": host.site}
             hostvars["ansible_port"] = endpoint.https_port if self.auth == "basic-https" else endpoint.http_port
-            for group in ("hyperv_hosts", "%s_site" % host.site):
-                groups.setdefault(group, {"hosts": {}})["hosts"][host.name] = hostvars if group == "hyperv_hosts" else {}
+            # Hyper-V hosts, and servers that are VMs of the estate (the VMM server), by role.
+            role_group = "vmm_servers" if getattr(host, "role", "hyperv") == "vmm" else "hyperv_hosts"
+            groups.setdefault(role_group, {"hosts": {}})["hosts"][host.name] = hostvars
+            if role_group == "hyperv_hosts":
+                groups.setdefault("%s_site" % host.site, {"hosts": {}})["hosts"][host.name] = {}
         connection = {
             "ansible_connection": "winrm",
             "ansible_user": self.username,

@@ -50,6 +50,13 @@ function ConvertTo-SrhValue($Value) {
 
 function ConvertTo-SrhParam($Value) {
     if ($Value -is [System.Management.Automation.PSCustomObject]) {
+        $ref = $Value.PSObject.Properties['$call']
+        if ($null -ne $ref) {
+            # An object that an earlier call of the batch returned (a VMSnapshot, a VMM server connection, ...).
+            $found = $raw[[int]$ref.Value]
+            if ($found.Count -eq 1) { return $found[0] }
+            return ,$found.ToArray()
+        }
         $table = @{}
         foreach ($prop in $Value.PSObject.Properties) { $table[$prop.Name] = ConvertTo-SrhParam $prop.Value }
         return $table
@@ -60,6 +67,7 @@ function ConvertTo-SrhParam($Value) {
 
 $payload = ConvertFrom-Json -InputObject $PayloadJson
 $results = New-Object System.Collections.ArrayList
+$raw = New-Object System.Collections.ArrayList
 $failure = $null
 $index = 0
 foreach ($call in $payload.calls) {
@@ -69,8 +77,10 @@ foreach ($call in $payload.calls) {
     }
     try {
         $objects = New-Object System.Collections.ArrayList
+        $kept = New-Object System.Collections.ArrayList
         foreach ($obj in @(& $call.cmdlet @splat)) {
             if ($null -eq $obj) { continue }
+            [void]$kept.Add($obj)
             $row = [ordered]@{}
             foreach ($name in $call.select) {
                 $prop = $obj.PSObject.Properties[$name]
@@ -79,6 +89,7 @@ foreach ($call in $payload.calls) {
             [void]$objects.Add($row)
         }
         [void]$results.Add($objects)
+        [void]$raw.Add($kept)
     }
     catch {
         $record = $_
@@ -102,6 +113,11 @@ if ($null -ne $failure) { exit 1 }
 """
 
 STDIN_SEPARATOR = "\0\0\0\0"
+
+
+def call_ref(index):
+    """A parameter value that stands for the objects call ``index`` of the same batch returned."""
+    return {"$call": index}
 
 
 class RunnerCall:
