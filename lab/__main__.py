@@ -2,7 +2,8 @@
 
     python -m lab up standalone [--state-dir .lab/standalone] [--foreground] [--time-scale 60] [--auth ntlm|basic-https]
     python -m lab status [--state-dir ...] [--json]
-    python -m lab fault site-down primary | host-down hv-pri-01 | winrm hv-pri-01 --latency 2 | ... [--clear]
+    python -m lab fault site-down primary | host-down hv-pri-01 | winrm hv-pri-01 --latency 2 | vmm-service vmm01
+                        | cmdlet hv-sec-01 Start-VMFailover --message "..." [--count 1]   ... [--clear]
     python -m lab advance 3600          # move simulated time forward (seconds)
     python -m lab down [--state-dir ...]
 """
@@ -106,6 +107,12 @@ def cmd_status(args) -> int:
                 host["name"], "DOWN" if host["down"] else "up", ports.get("http_port"), ports.get("https_port")))
             for vm in host["vms"]:
                 print("    %-10s %-8s %s" % (vm["name"], vm["state"], vm["mode"]))
+    vmm = status.get("vmm") or {}
+    if vmm:
+        print("VMM server %s on %s: guest %s, service %s, %s job(s) running" % (
+            vmm.get("server_vm"), vmm.get("host"), "up" if vmm.get("guest_up") else "down", vmm.get("service"), vmm.get("jobs_running")))
+    if status.get("split_brain"):
+        print("SPLIT BRAIN: %s" % status["split_brain"])
     print("replication:")
     for rel in status["replication"]:
         print("  %-10s %s -> %s  %-28s %-8s last %s, %d recovery points" % (
@@ -121,6 +128,10 @@ def cmd_fault(args) -> int:
         spec["host"] = args.target
     if args.kind == "winrm":
         spec.update(latency=args.latency, hang=args.hang)
+    if args.kind == "cmdlet":
+        if not args.cmdlet:
+            raise SystemExit("fault cmdlet needs the cmdlet name: python -m lab fault cmdlet <host> <cmdlet> --message ...")
+        spec.update(cmdlet=args.cmdlet, message=args.message, fqid=args.fqid, category=args.category, count=args.count)
     _control(_state(args.state_dir), "POST", "/fault", spec)
     print("fault %s %s %s" % (args.kind, args.target, "cleared" if args.clear else "set"))
     return 0
@@ -182,8 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     p = with_state(sub.add_parser("status", help="show the world"))
     p.add_argument("--json", action="store_true")
     p = with_state(sub.add_parser("fault", help="set or clear a fault"))
-    p.add_argument("kind", choices=("site-down", "host-down", "winrm"))
-    p.add_argument("target", help="site name (site-down) or host name")
+    p.add_argument("kind", choices=("site-down", "host-down", "winrm", "vmm-service", "cmdlet"))
+    p.add_argument("target", help="site name (site-down) or host name (the VMM server for vmm-service)")
+    p.add_argument("cmdlet", nargs="?", help="cmdlet: the cmdlet that fails")
+    p.add_argument("--message", default="Injected fault.", help="cmdlet: the error message")
+    p.add_argument("--fqid", help="cmdlet: FullyQualifiedErrorId")
+    p.add_argument("--category", default="NotSpecified", help="cmdlet: error category")
+    p.add_argument("--count", type=int, help="cmdlet: fail this many calls, then work again (default: until cleared)")
     p.add_argument("--latency", type=float, default=0.0, help="winrm: extra seconds per request")
     p.add_argument("--hang", action="store_true", help="winrm: commands never finish")
     p.add_argument("--clear", action="store_true")

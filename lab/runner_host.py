@@ -13,9 +13,10 @@ import json
 import re
 
 from lab._powershell import CommandResult, ErrorRecord, not_recognized
-from lab.cmdlets import hyperv
-from lab.cmdlets.contract import bind, command_type
+from lab.cmdlets import hyperv, hyperv_ops, vmm
+from lab.cmdlets.contract import command_type
 from lab.cmdlets.errors import CmdletError, not_modelled, record
+from lab.cmdlets.objects import bind_call
 
 BOOTSTRAP_MARKER = "<# site_recovery.hyperv bootstrap 1 #>"
 RUNNER_MARKER = "# site_recovery.hyperv runner 1"
@@ -34,6 +35,8 @@ class LabExecutor:
         self.world = world
         self.audit = audit
         self.handlers = dict(hyperv.HANDLERS)
+        self.handlers.update(hyperv_ops.HANDLERS)  # state-changing Hyper-V cmdlets (they take world.lock themselves)
+        self.handlers.update(vmm.HANDLERS)  # SC* cmdlets, answered on the VMM server (lab/cmdlets/vmm.py)
         self.handlers.update(handlers or {})
 
     def run_powershell(self, host: str, script: str, stdin) -> CommandResult:
@@ -48,7 +51,8 @@ class LabExecutor:
                          "LabNotModelled", "NotImplemented", "NotImplementedException")
             self._audit(host, "script", recognized=False, script=script[:200], reason="unknown runner")
             return CommandResult(errors=[rec], rc=1)
-        return self._run_payload(host, payload)
+        with vmm.powershell_session():  # one powershell.exe run: VMM's session connection lives this long
+            return self._run_payload(host, payload)
 
     # ---- the runner --------------------------------------------------------------------------
     def _run_payload(self, host: str, payload_json: str) -> CommandResult:
@@ -72,21 +76,28 @@ class LabExecutor:
         if isinstance(calls, dict):
             calls = [calls]  # foreach over a single object iterates it once
         results: list = []
+        raw: list = []  # RUNNER's $raw: the unprojected objects of each call, for {"$call": N}
         failure = None
         stream_errors: list[ErrorRecord] = []
         for index, call in enumerate(calls or []):
             try:
-                objects = self._call(host, call, stream_errors)
+                params = resolve_refs(call.get("params") or {}, raw)
+            except CmdletError as exc:
+                # ConvertTo-SrhParam runs outside RUNNER's try: the script itself stops, nothing is printed.
+                return CommandResult(errors=stream_errors + [exc.record], rc=1)
+            try:
+                objects, kept = self._call(host, call, params, stream_errors)
             except CmdletError as exc:
                 rec = exc.record
                 failure = {"index": index, "cmdlet": _ps_string(call.get("cmdlet")), "message": rec.message, "fqid": rec.fqid,
                            "category": rec.category, "target": rec.target or None}
                 break
             results.append(objects)
+            raw.append(kept)
         doc = {"v": 1, "results": results, "error": failure}
         return CommandResult(stdout=to_json(doc) + "\r\n", errors=stream_errors, rc=1 if failure else 0)
 
-    def _call(self, host: str, call: dict, stream_errors: list) -> list[dict]:
+    def _call(self, host: str, call: dict, resolved: dict, stream_errors: list) -> tuple[list[dict], list]:
         cmdlet = _ps_string(call.get("cmdlet"))
         params = call.get("params") or {}
         select = call.get("select") or []
@@ -94,21 +105,41 @@ class LabExecutor:
             select = [select]
         bound = None
         try:
-            bound = bind(cmdlet, params)
+            bound = bind_call(cmdlet, resolved)
             handler = self.handlers.get(bound.cmdlet)
             if handler is None:
                 raise not_modelled(bound.cmdlet, bound.command_type)
-            with self.world.lock:
-                try:
+            self._injected_fault(host, bound)
+            if hasattr(self.world, "settle"):
+                self.world.settle()
+            try:
+                if getattr(handler, "locks_world", False):
+                    # It waits out simulated durations without the lock (lab/world/durations.py).
                     objects = handler(self.world, host, bound)
-                except CmdletError as exc:
-                    objects = self._non_terminating(exc, bound, stream_errors)
+                else:
+                    with self.world.lock:
+                        objects = handler(self.world, host, bound)
+            except CmdletError as exc:
+                objects = self._non_terminating(exc, bound, stream_errors)
         except CmdletError as exc:
             self._audit_call(host, cmdlet, bound, params, "error", exc.record.fqid, 0)
             raise
-        rows = [project(obj, select) for obj in objects if obj is not None]
+        kept = [obj for obj in objects if obj is not None]
+        rows = [project(obj, select) for obj in kept]
         self._audit_call(host, cmdlet, bound, params, "ok", None, len(rows))
-        return rows
+        return rows, kept
+
+    def _injected_fault(self, host: str, bound) -> None:
+        """A fault set with World.inject_cmdlet_fault fails the call before the cmdlet changes anything."""
+        take = getattr(self.world, "take_cmdlet_fault", None)
+        fault = take(host, bound.cmdlet) if take else None
+        if fault is not None:
+            # INFERRED default id: Hyper-V's generic failure id for the cmdlet.
+            fqid = fault["fqid"] or "OperationFailed"
+            if "," not in fqid:
+                fqid += "," + bound.command_type
+            raise CmdletError(record(fault["message"], fqid, fault["category"] or "NotSpecified", "VirtualizationException",
+                                     command=bound.cmdlet))
 
     @staticmethod
     def _non_terminating(exc: CmdletError, bound, stream_errors: list) -> list:
@@ -140,6 +171,37 @@ class LabExecutor:
     def _audit(self, host: str, kind: str, **fields) -> None:
         if self.audit is not None:
             self.audit.record(kind, host, **fields)
+
+
+def resolve_refs(value, raw: list):
+    """ConvertTo-SrhParam: {"$call": N} -> the objects call N returned (one object, or the array); other objects recurse."""
+    if isinstance(value, dict):
+        ref_key = next((k for k in value if k.lower() == "$call"), None)  # PSObject property names are case-insensitive
+        if ref_key is None:
+            return {k: resolve_refs(v, raw) for k, v in value.items()}
+        index = _ps_int(value[ref_key])
+        found = raw[index] if -len(raw) <= index < len(raw) else None
+        if found is None:
+            # $raw[N] out of range is $null; $null.ToArray() fails, outside the runner's try.
+            raise CmdletError(record("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull", "InvalidOperation",
+                                     "RuntimeException"))
+        return found[0] if len(found) == 1 else list(found)
+    if isinstance(value, list):
+        return [resolve_refs(v, raw) for v in value]
+    return value
+
+
+def _ps_int(value) -> int:
+    """[int] cast of a JSON value (numbers round half to even, as .NET does)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return int(round(value))
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise CmdletError(record("Cannot convert value \"{0}\" to type \"System.Int32\". Error: \"Input string was not in a correct "
+                             "format.\"".format(_ps_string(value)), "InvalidCastFromStringToInteger", "InvalidArgument",
+                             "RuntimeException"))
 
 
 def _split_stdin(text: str) -> tuple[list[str], str]:

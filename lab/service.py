@@ -74,7 +74,7 @@ class LabService:
 
     def stop(self) -> None:
         for endpoint in self.endpoints.values():
-            endpoint.stop()
+            endpoint.close()
         if self._control:
             self._control.shutdown()
             self._control.server_close()
@@ -95,8 +95,20 @@ class LabService:
             self.world.set_host_down(spec["host"], down)
         elif kind == "winrm":
             self._endpoint(spec["host"]).set_fault(latency=float(spec.get("latency", 0.0)), hang=bool(spec.get("hang", False)))
+        elif kind == "vmm-service":
+            # Stop (or start again) the VMM service inside the VMM VM (lab/world/vmm.py).
+            if self.world.vmm_server is None:
+                raise ValueError("this lab's topology has no VMM server")
+            self.world.vmm_server.set_service_stopped(down)
+        elif kind == "cmdlet":
+            # The next call(s) of a cmdlet on a host fail with this error, before any change (World.inject_cmdlet_fault).
+            if spec.get("clear"):
+                self.world.clear_cmdlet_fault(spec["host"], spec["cmdlet"])
+            else:
+                self.world.inject_cmdlet_fault(spec["host"], spec["cmdlet"], spec.get("message") or "Injected fault.", fqid=spec.get("fqid"),
+                                               category=spec.get("category") or "NotSpecified", count=spec.get("count"))
         else:
-            raise ValueError("unknown fault kind %r (site-down, host-down, winrm)" % kind)
+            raise ValueError("unknown fault kind %r (site-down, host-down, winrm, vmm-service, cmdlet)" % kind)
         self._sync_reachability()
         self.audit.record("lab", spec.get("host", "-"), event="fault", fault=spec)
         return self.status()

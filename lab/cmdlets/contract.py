@@ -159,7 +159,13 @@ class _Binder:
                             "ParameterBindingValidationException")
 
 
-def bind(cmdlet: str, params: dict) -> Bound:
+def bind(cmdlet: str, params: dict, convert_argument=None) -> Bound:
+    """Bind params to the cmdlet's contract as PowerShell does.
+
+    convert_argument(binder, pname, meta, value, module), when given, converts each argument in place of
+    convert: the hook through which objects.bind_call binds raw objects ({"$call": N} references).
+    """
+    convert_argument = convert_argument or convert
     found = lookup(cmdlet)
     if found is None:
         raise BindingError(not_recognized(cmdlet))
@@ -177,7 +183,7 @@ def bind(cmdlet: str, params: dict) -> Bound:
     common: dict[str, object] = {}
     for pname, value in canonical.items():
         meta = binder.params.get(pname) or binder.common[pname]
-        converted = convert(binder, pname, meta, value, spec["module"])
+        converted = convert_argument(binder, pname, meta, value, spec["module"])
         (common if pname in binder.common else bound)[pname] = converted
     set_name = binder.choose_set(set(bound))
     for pname, meta in spec["parameter_sets"][set_name].items():

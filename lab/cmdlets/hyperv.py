@@ -11,7 +11,7 @@ import datetime
 import fnmatch
 
 from lab.cmdlets.errors import CmdletError, not_modelled, record
-from lab.world.replication import MONITORING_INTERVAL_S
+from lab.cmdlets.objects import HYPERV, PSObject, hyperv
 
 _NS = "Microsoft.HyperV.PowerShell.Commands."
 # INFERRED: -ComputerName naming the host itself is the local host; remote hosts are not modelled.
@@ -41,8 +41,28 @@ def _check_computer(world, host_name: str, bound, cmdlet: str) -> None:
     names = bound.params.get("ComputerName") or []
     host = world.host(host_name)
     for name in names:
-        if name.lower() not in (host.name.lower(), host.fqdn.lower()) + _LOCAL_ALIASES:
-            raise not_modelled(cmdlet, _NS + cmdlet.replace("-", ""), "-ComputerName for another host")
+        if name.lower() in (host.name.lower(), host.fqdn.lower()) + _LOCAL_ALIASES:
+            continue
+        try:
+            other = world.host(name)
+        except KeyError:
+            raise not_modelled(cmdlet, _NS + cmdlet.replace("-", ""), "-ComputerName for a computer outside the lab") from None
+        command_type = _NS + cmdlet.replace("-", "")
+        if not world.host_reachable(other.name):
+            # INFERRED wording: the Hyper-V module reaches other hosts over CIM/WinRM, whose connection error this is.
+            raise CmdletError(record(
+                "The operation on computer '{0}' failed: WinRM cannot complete the operation. Verify that the specified computer "
+                "name is valid, that the computer is accessible over the network, and that a firewall exception for the WinRM "
+                "service is enabled and allows access from this computer.".format(name),
+                "HyperVCimConnectionFailure," + command_type, "ConnectionError", "CimException", target=name, command=cmdlet))
+        # A session opened with NTLM or Basic (the lab's WinRM auth) carries no delegable credentials, so the second
+        # hop to another Hyper-V host is denied (the classic double-hop failure; INFERRED wording, commonly reported).
+        raise CmdletError(record(
+            "Hyper-V encountered an error trying to access an object on computer '{0}' because the object was not found. "
+            "The object might have been deleted, or you might not have permission to perform the task. Verify that the "
+            "Virtual Machine Management service on the computer is running. If the service is running, try to perform "
+            "the task again by using Run as Administrator.".format(name),
+            "ObjectNotFound," + command_type, "ObjectNotFound", "VirtualizationException", target=name, command=cmdlet))
     if "CimSession" in bound.params or "Credential" in bound.params:
         raise not_modelled(cmdlet, _NS + cmdlet.replace("-", ""), "-CimSession/-Credential")
 
@@ -75,48 +95,56 @@ def vm_object(world, vm, now: datetime.datetime) -> dict:
     """Microsoft.HyperV.PowerShell.VirtualMachine (HRS §2.3)."""
     rel = vm.replication
     running = vm.state == "Running"
-    return {
+    # TIM §7.1: the guest needs ~60 s after Running before its heartbeat is OK. Enum names INFERRED from the module stub.
+    booted = running and vm.started_at is not None and (now - vm.started_at).total_seconds() >= world.durations.of("guest_boot")
+    return hyperv("VirtualMachine", {
         "Name": vm.name, "Id": vm.id, "State": vm.state,
         "Status": "Operating normally",
-        "ReplicationState": rel.state_on(vm.host) if rel else "Disabled",
+        "ReplicationState": rel.state_on(vm.host) if rel else ("WaitingForInitialReplication" if vm.awaiting_primary is not None
+                                                               else "Disabled"),
         "ReplicationHealth": rel.health(now, vm.host) if rel else "NotApplicable",
-        "ReplicationMode": rel.mode_on(vm.host) if rel else "None",
+        # HRS §1.3: TestReplica is the mode of the test failover VM (INFERRED there).
+        "ReplicationMode": rel.mode_on(vm.host) if rel else ("TestReplica" if vm.test_of else
+                                                             "Replica" if vm.awaiting_primary is not None else "None"),
         "IsClustered": False, "ComputerName": vm.host,
         "Uptime": (now - vm.started_at) if running and vm.started_at else datetime.timedelta(0),
-        # INFERRED: VMHeartbeatStatus names from the module stub; an Off VM reports no heartbeat.
-        "Heartbeat": "OkApplicationsHealthy" if running else None,
+        "Heartbeat": ("OkApplicationsHealthy" if booted else "NoContact") if running else None,
         "PrimaryOperationalStatus": "Ok", "SecondaryOperationalStatus": None,
         "ParentSnapshotId": None, "ParentSnapshotName": None, "NetworkAdapters": [],
         "Generation": vm.generation, "Version": "9.0", "Path": "D:\\Hyper-V\\" + vm.name,
         "ProcessorCount": vm.cpus, "MemoryStartup": vm.memory_mb * 1024 * 1024,
         "MemoryAssigned": vm.memory_mb * 1024 * 1024 if running else 0, "CPUUsage": 3 if running else 0,
-    }
+    })
 
 
 def replication_object(world, vm, now: datetime.datetime) -> dict:
     """Microsoft.HyperV.PowerShell.VMReplication (HRS §2.1)."""
     rel = vm.replication
     last = rel.last_replication_time(now)
-    return {
+    job = rel.job or {}
+    return hyperv("VMReplication", {
         "VMName": vm.name, "VMId": vm.id, "ComputerName": vm.host,
         "ReplicationState": rel.state_on(vm.host), "ReplicationHealth": rel.health(now, vm.host),
         "ReplicationMode": rel.mode_on(vm.host), "ReplicationRelationshipType": "Simple",
         # INFERRED: server names are the FQDNs Enable-VMReplication was given.
         "PrimaryServerName": rel.primary_fqdn, "ReplicaServerName": rel.replica_fqdn, "CurrentReplicaServerName": rel.replica_fqdn,
         "ReplicaServerPort": rel.port, "AuthenticationType": rel.auth, "CertificateThumbprint": None,
+        "Name": vm.name, "Id": vm.id,
         "ReplicationFrequencySec": rel.frequency, "RecoveryHistory": rel.recovery_history,
         "VSSSnapshotFrequencyHour": rel.vss_hours, "VSSSnapshotReplicationEnabled": rel.vss_hours > 0,
-        "CompressionEnabled": True, "BypassProxyServer": False, "ReplicateHostKvpItems": True,
+        "CompressionEnabled": rel.compression, "BypassProxyServer": False, "ReplicateHostKvpItems": True,
         "EnableWriteOrderPreservationAcrossDisks": False,
         "ReplicatedDisks": ["Hard Drive on SCSI controller number 0 at location 0"], "ExcludedDisks": [],
-        "AutoResynchronizeEnabled": False,
+        "AutoResynchronizeEnabled": rel.auto_resync,
         "AutoResynchronizeIntervalStart": datetime.timedelta(hours=18, minutes=30),
         "AutoResynchronizeIntervalEnd": datetime.timedelta(hours=6),
-        "InitialReplicationStartTime": None, "ResynchronizeStartTime": None,
+        "InitialReplicationStartTime": job.get("start") if job.get("kind") == "ir" else None,
+        "ResynchronizeStartTime": job.get("start") if job.get("kind") == "resync" else None,
         "LastReplicationTime": last, "LastAppliedLogTime": last,  # INFERRED: logs apply at receipt
-        "AllowedPrimaryServer": None, "TestVirtualMachine": None, "VMSnapshotId": None, "VMSnapshotName": None,
+        "AllowedPrimaryServer": rel.allowed_primary, "TestVirtualMachine": rel.test_vm if vm.host == rel.replica_host else None,
+        "VMSnapshotId": None, "VMSnapshotName": None,
         "IsDeleted": False,
-    }
+    }, name_key="VMName", id_key="VMId")
 
 
 def health_object(world, vm, now: datetime.datetime) -> dict:
@@ -125,12 +153,12 @@ def health_object(world, vm, now: datetime.datetime) -> dict:
     last = rel.last_replication_time(now)
     points = rel.recovery_points(now)
     vss = [p.time for p in points if p.kind == "AppConsistentReplica"]
-    window_start = max(rel.established, now - datetime.timedelta(seconds=MONITORING_INTERVAL_S))
+    window_start = rel.window_start(now)
     cycles = int((now - window_start).total_seconds() // rel.frequency)
     missed = int(round(cycles * rel.missed_fraction(now)))
     cycle_bytes = rel.frequency * _CHURN_BYTES_PER_S
     pending = int((now - last).total_seconds() * _CHURN_BYTES_PER_S) if last else 0
-    return {
+    return hyperv("VMReplicationHealth", {
         "VMName": vm.name, "VMId": vm.id, "ComputerName": vm.host,
         "ReplicationState": rel.state_on(vm.host), "ReplicationHealth": rel.health(now, vm.host),
         "ReplicationHealthDetails": rel.health_details(now, vm.host),
@@ -139,7 +167,7 @@ def health_object(world, vm, now: datetime.datetime) -> dict:
         "LastReplicationTime": last, "LastAppliedLogTime": last,
         # HRS §2.2: VMReplicationType None/Regular/ApplicationConsistent/Planned.
         "LastReplicationType": "None" if last is None else ("ApplicationConsistent" if vss and vss[-1] == last else "Regular"),
-        "FailedOverReplicationType": "None", "LastTestFailoverInitiatedTime": None,
+        "FailedOverReplicationType": _failed_over_type(rel), "LastTestFailoverInitiatedTime": None,
         "LastVSSSnapshotTime": vss[-1] if vss else None,
         "MonitoringStartTime": window_start, "MonitoringEndTime": now,
         "InitialReplicationSize": vm.memory_mb * 1024 * 1024 * 10, "PendingReplicationSize": pending,
@@ -147,8 +175,17 @@ def health_object(world, vm, now: datetime.datetime) -> dict:
         "AverageReplicationLatency": datetime.timedelta(seconds=2), "MaximumReplicationLatency": datetime.timedelta(seconds=9),
         "ReplicationErrors": 0, "SuccessfulReplicationCount": max(0, cycles - missed), "MissedReplicationCount": missed,
         "CurrentTask": None, "ReplicatedDisks": ["Hard Drive on SCSI controller number 0 at location 0"],
-        "AllowedPrimaryServer": None, "TestVirtualMachine": None,
-    }
+        "AllowedPrimaryServer": rel.allowed_primary, "TestVirtualMachine": rel.test_vm if vm.host == rel.replica_host else None,
+    }, name_key="VMName", id_key="VMId")
+
+
+def _failed_over_type(rel) -> str:
+    """HRS §2.2 VMReplicationType of the failed-over point: Planned after -Prepare, else Regular/ApplicationConsistent."""
+    if not rel.failover:
+        return "None"
+    if rel.failover["planned"]:
+        return "Planned"
+    return "ApplicationConsistent" if rel.failover["point"].kind == "AppConsistentReplica" else "Regular"
 
 
 def _snapshot_name(vm_name: str, point) -> str:
@@ -166,10 +203,11 @@ def snapshot_objects(world, vm, now: datetime.datetime) -> list[dict]:
         return []  # INFERRED: the lab models no user checkpoints, and recovery points live on the Replica only (HRS §4)
     out, parent = [], None
     for point in rel.recovery_points(now):
-        obj = {"Name": _snapshot_name(vm.name, point), "Id": rel.snapshot_id(point), "VMName": vm.name, "VMId": vm.id,
-               "SnapshotType": point.kind, "CreationTime": point.time,
-               "ParentSnapshotId": parent["Id"] if parent else None, "ParentSnapshotName": parent["Name"] if parent else None,
-               "State": "Off", "IsAutomaticCheckpoint": False, "ComputerName": vm.host}
+        obj = hyperv("VMSnapshot", {
+            "Name": _snapshot_name(vm.name, point), "Id": rel.snapshot_id(point), "VMName": vm.name, "VMId": vm.id,
+            "SnapshotType": point.kind, "CreationTime": point.time,
+            "ParentSnapshotId": parent["Id"] if parent else None, "ParentSnapshotName": parent["Name"] if parent else None,
+            "State": "Off", "IsAutomaticCheckpoint": False, "ComputerName": vm.host})
         out.append(obj)
         parent = obj
     return out
@@ -273,25 +311,29 @@ def _no_snapshot() -> CmdletError:
 def get_vm_host(world, host_name: str, bound) -> list[dict]:
     _check_computer(world, host_name, bound, "Get-VMHost")
     host = world.host(host_name)
-    return [{"Name": host.name, "ComputerName": host.name, "FullyQualifiedDomainName": host.fqdn,
+    props = {"Name": host.name, "ComputerName": host.name, "FullyQualifiedDomainName": host.fqdn,
              "LogicalProcessorCount": host.logical_processors, "MemoryCapacity": host.memory_gb * 1024 ** 3,
              "VirtualMachinePath": "D:\\Hyper-V", "VirtualHardDiskPath": "D:\\Hyper-V\\Virtual Hard Disks",
              "MacAddressMinimum": "00155D010000", "MacAddressMaximum": "00155D0100FF",
-             "EnableEnhancedSessionMode": False, "NumaSpanningEnabled": True}]
+             "EnableEnhancedSessionMode": False, "NumaSpanningEnabled": True}
+    return [PSObject(HYPERV + "VMHost", props, host.name)]
 
 
 def get_vm_replication_server(world, host_name: str, bound) -> list[dict]:
     _check_computer(world, host_name, bound, "Get-VMReplicationServer")
-    host = world.host(host_name)
-    return [{"ComputerName": host.name, "ReplicationEnabled": host.replication_enabled,
-             "AllowedAuthenticationType": host.auth_type, "ReplicationAllowedFromAnyServer": host.allow_any_server,
-             "CertificateThumbprint": None, "KerberosAuthenticationPort": host.kerberos_port,
-             "CertificateAuthenticationPort": host.certificate_port, "KerberosAuthenticationPortMapping": None,
-             "CertificateAuthenticationPortMapping": None,
-             # INFERRED defaults of a fresh Replica server.
-             "MonitoringInterval": datetime.timedelta(seconds=MONITORING_INTERVAL_S),
-             "MonitoringStartTime": datetime.timedelta(hours=15),
-             "DefaultStorageLocation": host.storage_location}]
+    return [replication_server_object(world.host(host_name))]
+
+
+def replication_server_object(host) -> PSObject:
+    return PSObject(HYPERV + "VMReplicationServer", {
+        "ComputerName": host.name, "ReplicationEnabled": host.replication_enabled,
+        "AllowedAuthenticationType": host.auth_type, "ReplicationAllowedFromAnyServer": host.allow_any_server,
+        "CertificateThumbprint": host.certificate_thumbprint, "KerberosAuthenticationPort": host.kerberos_port,
+        "CertificateAuthenticationPort": host.certificate_port, "KerberosAuthenticationPortMapping": None,
+        "CertificateAuthenticationPortMapping": None,
+        "MonitoringInterval": datetime.timedelta(seconds=host.monitoring_interval_s),
+        "MonitoringStartTime": datetime.timedelta(seconds=host.monitoring_start_s),
+        "DefaultStorageLocation": host.storage_location}, host.name)
 
 
 HANDLERS = {

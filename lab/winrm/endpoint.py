@@ -342,6 +342,12 @@ class WinRMEndpoint:
                 pass
         self.winrs.drop_all()
 
+    def close(self) -> None:
+        """Stop for good and release this host's accounts from the process-wide NTLM user file."""
+        self.stop()
+        if self.config.ntlm:
+            ntlm.UserStore.unregister({alias: entry[1] for alias, entry in self._aliases.items()})
+
     def set_down(self, down: bool) -> None:
         """down: refuse connections and forget every shell; up: listen again on the same ports."""
         if down:

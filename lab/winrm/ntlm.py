@@ -58,6 +58,8 @@ class UserStore:
     _entries: dict[tuple[str, str], str] = {}
     _path: Path | None = None
 
+    _refs: dict[tuple[str, str], int] = {}
+
     @classmethod
     def register(cls, entries: dict[tuple[str, str], str]) -> None:
         with cls._lock:
@@ -66,14 +68,31 @@ class UserStore:
                     # One file serves every host, so one name cannot carry two passwords (§4.3 limits).
                     raise ValueError(f"account {key[0]}\\{key[1]} is registered with two different passwords")
             cls._entries.update(entries)
-            if cls._path is None:
-                cls._path = Path(tempfile.mkdtemp(prefix="lab-ntlm-")) / "ntlm_users"
-                atexit.register(shutil.rmtree, cls._path.parent, True)  # passwords do not outlive the lab process
-            fd = os.open(cls._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.writelines(f"{d}:{u}:{p}\n" for (d, u), p in sorted(cls._entries.items()))
-            # pyspnego refuses to build an acceptor without it and re-reads the file at each authentication.
-            os.environ["NTLM_USER_FILE"] = str(cls._path)
+            for key in entries:
+                cls._refs[key] = cls._refs.get(key, 0) + 1
+            cls._write()
+
+    @classmethod
+    def unregister(cls, entries: dict[tuple[str, str], str]) -> None:
+        """An endpoint closed for good: forget its accounts once no other endpoint uses them (a later lab may reuse the name)."""
+        with cls._lock:
+            for key in entries:
+                cls._refs[key] = cls._refs.get(key, 1) - 1
+                if cls._refs[key] <= 0:
+                    cls._refs.pop(key, None)
+                    cls._entries.pop(key, None)
+            cls._write()
+
+    @classmethod
+    def _write(cls) -> None:
+        if cls._path is None:
+            cls._path = Path(tempfile.mkdtemp(prefix="lab-ntlm-")) / "ntlm_users"
+            atexit.register(shutil.rmtree, cls._path.parent, True)  # passwords do not outlive the lab process
+        fd = os.open(cls._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{d}:{u}:{p}\n" for (d, u), p in sorted(cls._entries.items()))
+        # pyspnego refuses to build an acceptor without it and re-reads the file at each authentication.
+        os.environ["NTLM_USER_FILE"] = str(cls._path)
 
 
 def channel_bindings(cert_der: bytes) -> GssChannelBindings:

@@ -8,7 +8,9 @@ import threading
 import uuid
 
 from lab.world import topology
-from lab.world.replication import Replication
+from lab.world.durations import Durations
+from lab.world.replication import MONITORING_INTERVAL_S, Replication
+from lab.world.vmm import VmmServer
 
 # Stable ids: the same topology always yields the same VM ids (uuid5 of topology + VM name).
 _NAMESPACE = uuid.UUID("6f1c3f0e-8d7a-5b8e-9a51-2d0c1e4b7a10")
@@ -27,9 +29,34 @@ class Host:
     kerberos_port: int = 80
     certificate_port: int = 443
     allow_any_server: bool = True
+    # "hyperv" for a Hyper-V host; "vmm" for the VMM server, a VM of the estate (lab/world/vmm.py).
+    role: str = "hyperv"
     storage_location: str = "D:\\Hyper-V\\Replica"
     logical_processors: int = 32
     memory_gb: int = 512
+    certificate_thumbprint: str | None = None
+    monitoring_interval_s: float = MONITORING_INTERVAL_S
+    monitoring_start_s: float = 15 * 3600.0  # INFERRED default MonitoringStartTime 15:00
+    # New-VMReplicationAuthorizationEntry rows: {"AllowedPrimaryServer", "ReplicaStorageLocation", "TrustGroup"}.
+    auth_entries: list = dataclasses.field(default_factory=list)
+
+
+class ServerHost(Host):
+    """A Windows host that is a VM of the estate (the VMM server): its site is where that VM runs now."""
+
+    def __init__(self, server) -> None:
+        self._server = server
+        self._site = ""
+        super().__init__(name=server.name, fqdn=server.fqdn, site="", role="vmm")
+
+    @property
+    def site(self) -> str:
+        self._site = self._server.site(self._site)
+        return self._site
+
+    @site.setter
+    def site(self, value: str) -> None:
+        self._site = value
 
 
 @dataclasses.dataclass
@@ -44,6 +71,10 @@ class VM:
     started_at: datetime.datetime | None = None
     replication: Replication | None = None
     role: str = ""  # "vmm_server" for the VMM VM
+    disk_gb: float = topology.DEFAULT_DISK_GB
+    test_of: str = ""  # the Replica VM a TestReplica VM was created from (HRS §3.3)
+    # Enable-VMReplication -AsReplica on a VM without a relationship: the primary it accepts ("" = any).
+    awaiting_primary: str | None = None
 
 
 class World:
@@ -68,9 +99,16 @@ class World:
         self.vms: dict[tuple[str, str], VM] = {}
         # (host, since): when each host became unreachable, to build replication outages.
         self._down_since: dict[str, datetime.datetime] = {}
+        self.durations = Durations(clock)
+        # (host, cmdlet lower) -> {"message", "fqid", "category", "count"}: see inject_cmdlet_fault.
+        self._cmdlet_faults: dict[tuple[str, str], dict] = {}
         start = clock.now()
         for spec in data["vms"]:
             self._add_vm(spec, start)
+        # ---- VMM server (lab/world/vmm.py): a Windows host that is a VM of the estate ----
+        self.vmm_server = VmmServer(self, self.vmm) if self.vmm else None
+        if self.vmm_server is not None:
+            self.hosts[self.vmm_server.name] = ServerHost(self.vmm_server)
 
     @classmethod
     def load(cls, path_or_name: str, clock, audit, password: str | None = None) -> "World":
@@ -82,7 +120,8 @@ class World:
         running = spec["state"] == "Running"
         # INFERRED: running VMs have been up three days when the lab starts.
         primary = VM(spec["name"], vm_id, spec["host"], spec["state"], spec["generation"], spec["memory_mb"], spec["cpus"],
-                     started_at=start - datetime.timedelta(days=3) if running else None, role=role)
+                     started_at=start - datetime.timedelta(days=3) if running else None, role=role,
+                     disk_gb=spec.get("disk_gb", topology.DEFAULT_DISK_GB))
         self.vms[(spec["host"], spec["name"].lower())] = primary
         if spec["replica"]:
             rel = Replication(vm_name=spec["name"], vm_id=vm_id, primary_host=spec["host"], replica_host=spec["replica"],
@@ -95,7 +134,7 @@ class World:
             primary.replication = rel
             # HRS §3.1/§3.2: the replica VM is off until failover.
             replica = VM(spec["name"], vm_id, spec["replica"], "Off", spec["generation"], spec["memory_mb"], spec["cpus"],
-                         replication=rel, role=role)
+                         replication=rel, role=role, disk_gb=primary.disk_gb)
             self.vms[(spec["replica"], spec["name"].lower())] = replica
 
     # ---- lookups -------------------------------------------------------------------------
@@ -113,6 +152,18 @@ class World:
     def vm(self, host: str, name: str) -> VM | None:
         return self.vms.get((self.host(host).name, name.lower()))
 
+    def add_vm(self, name: str, vm_id: str, host: str, like: VM) -> VM:
+        """A new VM (Off) shaped like another: the Replica VM of Enable-VMReplication, a TestReplica VM (HRS §3.0, §3.3)."""
+        with self.lock:
+            vm = VM(name, vm_id, self.host(host).name, "Off", like.generation, like.memory_mb, like.cpus, role=like.role,
+                    disk_gb=like.disk_gb)
+            self.vms[(vm.host, name.lower())] = vm
+            return vm
+
+    def remove_vm(self, host: str, name: str) -> None:
+        with self.lock:
+            self.vms.pop((self.host(host).name, name.lower()), None)
+
     def vms_on(self, host: str) -> list[VM]:
         key = self.host(host).name
         return [vm for (vm_host, dummy), vm in self.vms.items() if vm_host == key]
@@ -126,6 +177,9 @@ class World:
 
     def host_is_down(self, name: str) -> bool:
         host = self.host(name)
+        if host.role == "vmm":
+            # A VM-hosted server answers while its VM runs on a reachable host and its guest has booted.
+            return host.down or not self.vmm_server.guest_up()
         return host.down or self.sites[host.site]["down"]
 
     def host_reachable(self, name: str) -> bool:
@@ -187,23 +241,85 @@ class World:
     def set_replication_state(self, rel: Replication, state: str, host: str | None = None) -> None:
         """The one way to change a relationship's state, so the clock-derived model stays consistent.
 
-        Leaving Replicating freezes LastReplicationTime (HRS §3.5 Suspend pauses replication); coming
-        back records the gap as an outage so missed cycles count against health (TIM §1.2).
+        Leaving shipping (both sides Replicating) freezes LastReplicationTime (HRS §3.5 Suspend pauses
+        replication); coming back records the gap as an outage so missed cycles count against health
+        (TIM §1.2). `host` sets one side's state only.
         """
         with self.lock:
+            now = self.clock.now()
+            was_shipping = rel.shipping()
             if host is not None:
                 # One side only (HRS §3.1: the primary shows PreparedForFailover, the replica does not).
                 rel.side_states[self.host(host).name] = state
-                return
-            rel.side_states.clear()
-            now = self.clock.now()
-            if rel.state == "Replicating" and state != "Replicating":
+            else:
+                rel.side_states.clear()
+                rel.state = state
+            shipping = rel.shipping()
+            if was_shipping and not shipping:
                 rel.stopped_at = now
-            elif rel.state != "Replicating" and state == "Replicating":
+            elif shipping and not was_shipping:
                 if rel.stopped_at is not None:
                     rel.outages.append([rel.stopped_at, now])
                 rel.stopped_at = None
-            rel.state = state
+
+    def settle(self) -> None:
+        """Apply the transitions the clock has made due since the last look (no background threads)."""
+        with self.lock:
+            now = self.clock.now()
+            for rel in self.replications():
+                job = rel.job
+                if job is None or job["start"] > now or rel.state == "ResynchronizeSuspended":
+                    continue
+                if job["kind"] == "ir" and rel.state == "ReadyForInitialReplication":
+                    # HRS §3.0 step 4: a scheduled initial replication starts at its time (the replica side keeps its state).
+                    rel.state = "InitialReplicationInProgress"
+                elif job["kind"] == "resync" and rel.state == "WaitingForStartResynchronize":
+                    self.set_replication_state(rel, "Resynchronizing")  # HRS §3.5: scheduled resync starts
+                if job["end"] <= now:
+                    # Done: cycles (and recovery points) start afresh from the end of the copy (TIM §1.2: resync deletes points).
+                    rel.job = None
+                    rel.established = job["end"]
+                    rel.outages = []
+                    rel.stopped_at = None
+                    rel.frequency_changes = []
+                    self.set_replication_state(rel, "Replicating")
+
+    # ---- cmdlet faults (tests and `lab fault cmdlet`) ---------------------------------------
+    def inject_cmdlet_fault(self, host: str, cmdlet: str, message: str, fqid: str | None = None, category: str = "NotSpecified",
+                            count: int | None = None) -> None:
+        """The next `count` calls (None: every call) of cmdlet on host fail with this error, before any change."""
+        with self.lock:
+            self._cmdlet_faults[(self.host(host).name, cmdlet.lower())] = {"message": message, "fqid": fqid, "category": category,
+                                                                           "count": count}
+        self.audit_event("fault", self.host(host).name, change="cmdlet", cmdlet=cmdlet, count=count)
+
+    def clear_cmdlet_fault(self, host: str, cmdlet: str) -> None:
+        with self.lock:
+            self._cmdlet_faults.pop((self.host(host).name, cmdlet.lower()), None)
+        self.audit_event("fault", self.host(host).name, change="cmdlet-cleared", cmdlet=cmdlet)
+
+    def take_cmdlet_fault(self, host: str, cmdlet: str) -> dict | None:
+        """The fault this call must raise, if any (its count goes down by one)."""
+        with self.lock:
+            key = (self.host(host).name, cmdlet.lower())
+            fault = self._cmdlet_faults.get(key)
+            if fault is None:
+                return None
+            if fault["count"] is not None:
+                fault["count"] -= 1
+                if fault["count"] <= 0:
+                    del self._cmdlet_faults[key]
+            return dict(fault)
+
+    def split_brain(self) -> list[str]:
+        """VMs (by name) running on more than one host: only a user forcing a start can cause this."""
+        with self.lock:
+            running: dict[str, list[str]] = {}
+            for vm in self.vms.values():
+                # A down host counts as crashed (its VMs come back Off, see _host_returned): it runs nothing.
+                if vm.state == "Running" and not vm.test_of and not self.host_is_down(vm.host):
+                    running.setdefault(vm.id, []).append(vm.name)
+            return sorted(names[0] for names in running.values() if len(names) > 1)
 
     def audit_event(self, kind: str, host: str, **fields) -> None:
         if self.audit is not None:
@@ -214,6 +330,7 @@ class World:
         with self.lock:
             now = self.clock.now()
             reps = []
+            self.settle()
             for rel in self.replications():
                 last = rel.last_replication_time(now)
                 reps.append({"vm": rel.vm_name, "primary": rel.primary_host, "replica": rel.replica_host, "state": rel.state,
@@ -228,5 +345,7 @@ class World:
                            "vms": [{"name": vm.name, "state": vm.state, "mode": vm.replication.mode_on(h.name) if vm.replication else "None"}
                                    for vm in self.vms_on(h.name)]} for h in self.hosts.values()],
                 "replication": reps,
-                "vmm": {"server_vm": self.vmm.get("server_vm"), "clouds": sorted((self.vmm.get("clouds") or {}))},
+                "split_brain": self.split_brain(),
+                "vmm": {"server_vm": self.vmm.get("server_vm"), "clouds": sorted((self.vmm.get("clouds") or {})),
+                        **(self.vmm_server.status() if self.vmm_server is not None else {})},
             }

@@ -20,12 +20,16 @@ MISSED_CYCLE_LIMIT = 0.20
 MONITORING_INTERVAL_S = 12 * HOUR
 # States in which changes are shipped each cycle (HRS §1.1: Replicating is the steady state).
 _SHIPPING = {"Replicating"}
+# Side states after Start-VMFailover on the replica (HRS §1.1 states 6 and 7).
+FAILED_OVER = ("FailedOverWaitingCompletion", "FailedOver")
 # HRS §3.0: no replication has completed before initial replication finishes.
 _BEFORE_INITIAL = {"ReadyForInitialReplication", "InitialReplicationInProgress", "WaitingForInitialReplication"}
 # TIM §1.2: Warning for initial replication not finished, failover started without reverse, paused.
-# PreparedForFailover and FiredrillInProgress are INFERRED to count as "failover started".
+# PreparedForFailover and FiredrillInProgress are INFERRED to count as "failover started"; FailedOver (completed,
+# not yet reversed) is "failover started but reverse replication not set up"; Resynchronizing is INFERRED Warning.
 _WARNING_STATES = {"ReadyForInitialReplication", "InitialReplicationInProgress", "WaitingForInitialReplication",
-                   "FailedOverWaitingCompletion", "Suspended", "PreparedForFailover", "FiredrillInProgress"}
+                   "FailedOverWaitingCompletion", "FailedOver", "Suspended", "PreparedForFailover", "FiredrillInProgress",
+                   "Resynchronizing"}
 # TIM §1.2: "resync required" makes health Critical; Error is INFERRED Critical too.
 _CRITICAL_STATES = {"WaitingForStartResynchronize", "Error", "ResynchronizeSuspended"}
 
@@ -59,8 +63,35 @@ class Replication:
     side_states: dict = dataclasses.field(default_factory=dict)
     # Periods when no cycle could ship: [start, end or None]; filled by World on host/site down and suspend.
     outages: list = dataclasses.field(default_factory=list)
+    # Per-host mode where a side was converted on its own (Set-VMReplication -AsReplica, TIM §1.4).
+    side_modes: dict = dataclasses.field(default_factory=dict)
+    # (start, new frequency, previous frequency) per Set-VMReplication -ReplicationFrequencySec: the grid changes there.
+    frequency_changes: list = dataclasses.field(default_factory=list)
+    # Final log shipped by Start-VMFailover -Prepare: an off-grid point, no data loss (HRS §3.1, TIM §1.1).
+    synced_at: datetime.datetime | None = None
+    # Start-VMFailover on the replica: {"host", "point", "planned", "previous"}; "completed" after Complete-VMFailover.
+    failover: dict | None = None
+    # Name of the TestReplica VM while a test failover runs (HRS §3.3).
+    test_vm: str | None = None
+    # Initial replication or resync in progress: {"kind": "ir"|"resync", "start", "end"} (progress derived from the clock).
+    job: dict | None = None
+    # Reset-VMReplicationStatistics restarts the statistics window here (HRS §1.2).
+    stats_reset_at: datetime.datetime | None = None
+    # A state-changing cmdlet is running against the relationship (TIM §1.2: one failover operation at a time).
+    busy: str | None = None
+    # Sides whose Remove-VMReplication ran (HRS §3.5: each side is removed separately).
+    removed: set = dataclasses.field(default_factory=set)
+    compression: bool = True
+    seeded: bool = False  # the Replica VM was a copy prepared with Enable-VMReplication -AsReplica (HRS §3.0 step 4)
+    auto_resync: bool = False
+    allowed_primary: str | None = None
+    monitoring_interval: float = MONITORING_INTERVAL_S
 
     def mode_on(self, host: str) -> str:
+        if host in self.removed:
+            return "None"
+        if host in self.side_modes:
+            return self.side_modes[host]
         if host == self.primary_host:
             return "Primary"
         if host == self.replica_host:
@@ -70,42 +101,58 @@ class Replication:
     def state_on(self, host: str) -> str:
         return self.side_states.get(host, self.state)
 
+    def other_host(self, host: str) -> str:
+        return self.replica_host if host == self.primary_host else self.primary_host
+
+    def shipping(self) -> bool:
+        """Cycles ship only while both sides replicate (INFERRED: a side that failed over or prepared stops them)."""
+        if self.removed:
+            return False
+        return all(self.state_on(h) in _SHIPPING for h in (self.primary_host, self.replica_host))
+
     def _inactive_at(self, t: datetime.datetime) -> tuple | None:
         for start, end in self.outages:
             if start <= t and (end is None or t < end):
                 return start, end
         return None
 
-    def _last_cycle_before(self, t: datetime.datetime) -> datetime.datetime | None:
-        """Latest cycle boundary <= t at which a cycle actually shipped (HRS §1.1 Replicating; TIM §1.1 cadence)."""
+    def _grid_floor(self, t: datetime.datetime) -> datetime.datetime | None:
+        """Latest cycle boundary <= t on the configured cadence (TIM §1.1), honouring frequency changes."""
         if t < self.established:
             return None
-        elapsed = (t - self.established).total_seconds()
-        candidate = self.established + datetime.timedelta(seconds=int(elapsed // self.frequency) * self.frequency)
-        while candidate >= self.established:
+        start, freq = self.established, self.frequency
+        if self.frequency_changes:
+            start, freq = self.established, self.frequency_changes[0][2]
+            for seg_start, new_freq, dummy in self.frequency_changes:
+                if seg_start <= t:
+                    start, freq = seg_start, new_freq
+        elapsed = (t - start).total_seconds()
+        return start + datetime.timedelta(seconds=int(elapsed // freq) * freq)
+
+    def _last_cycle_before(self, t: datetime.datetime) -> datetime.datetime | None:
+        """Latest cycle boundary <= t at which a cycle actually shipped (HRS §1.1 Replicating; TIM §1.1 cadence)."""
+        candidate = self._grid_floor(t)
+        while candidate is not None:
             outage = self._inactive_at(candidate)
             if outage is None:
                 return candidate
-            # Jump to the last boundary strictly before this outage began.
-            before = (outage[0] - self.established).total_seconds()
-            steps = int(before // self.frequency)
-            if steps * self.frequency == before:
-                steps -= 1
-            if steps < 0:
-                return None
-            candidate = self.established + datetime.timedelta(seconds=steps * self.frequency)
+            # The last boundary strictly before this outage began.
+            candidate = self._grid_floor(outage[0] - datetime.timedelta(microseconds=1))
         return None
 
     def last_replication_time(self, now: datetime.datetime) -> datetime.datetime | None:
         """LastReplicationTime: the last shipped cycle; frozen while not Replicating (HRS §1.1, TIM §1.2)."""
         if self.state in _BEFORE_INITIAL:
             return None
-        limit = now if self.state in _SHIPPING or self.stopped_at is None else min(now, self.stopped_at)
-        return self._last_cycle_before(limit)
+        limit = now if self.shipping() or self.stopped_at is None else min(now, self.stopped_at)
+        last = self._last_cycle_before(limit)
+        if self.synced_at is not None and self.synced_at <= now and (last is None or self.synced_at > last):
+            return self.synced_at
+        return last
 
     def missed_fraction(self, now: datetime.datetime) -> float:
         """Share of cycle boundaries in the monitoring window that fell inside an outage (TIM §1.2)."""
-        window_start = max(self.established, now - datetime.timedelta(seconds=MONITORING_INTERVAL_S))
+        window_start = self.window_start(now)
         total = (now - window_start).total_seconds() / self.frequency
         if total < 1:
             return 0.0
@@ -117,6 +164,18 @@ class Replication:
                 missed += (hi - lo).total_seconds() / self.frequency
         return min(1.0, missed / total)
 
+    def window_start(self, now: datetime.datetime) -> datetime.datetime:
+        """Start of the statistics window (HRS §1.2: MonitoringInterval; Reset-VMReplicationStatistics restarts it)."""
+        start = max(self.established, now - datetime.timedelta(seconds=self.monitoring_interval))
+        return max(start, self.stats_reset_at) if self.stats_reset_at else start
+
+    def _stale(self, now: datetime.datetime, last: datetime.datetime | None) -> bool:
+        """TIM §1.2: more than an hour without a replication; INFERRED: counted from a statistics reset too."""
+        since = last
+        if self.stats_reset_at is not None and (since is None or self.stats_reset_at > since):
+            since = self.stats_reset_at
+        return since is None or (now - since).total_seconds() > WARNING_AFTER_S
+
     def health(self, now: datetime.datetime, host: str | None = None) -> str:
         """ReplicationHealth as seen on host (default: the relationship's common state)."""
         state = self.state_on(host) if host else self.state
@@ -126,8 +185,7 @@ class Replication:
             return "Critical"
         if state in _WARNING_STATES:
             return "Warning"
-        last = self.last_replication_time(now)
-        if last is None or (now - last).total_seconds() > WARNING_AFTER_S:
+        if self._stale(now, self.last_replication_time(now)):
             return "Warning"
         if self.missed_fraction(now) > MISSED_CYCLE_LIMIT:
             return "Warning"
@@ -140,7 +198,7 @@ class Replication:
         details = []
         if state in _WARNING_STATES | _CRITICAL_STATES:
             details.append("Replication state is {0}.".format(state))
-        if last is None or (now - last).total_seconds() > WARNING_AFTER_S:
+        if self._stale(now, last):
             details.append("Replication has not completed for more than 1 hour.")
         if self.missed_fraction(now) > MISSED_CYCLE_LIMIT:
             details.append("More than 20 percent of replication cycles were missed in the monitoring interval.")
@@ -157,6 +215,9 @@ class Replication:
         latest = self.last_replication_time(now)
         if latest is None:
             return []
+        if self.failover and self.failover.get("completed"):
+            # HRS §4 / §3.2 step 4: Complete-VMFailover keeps only the point failed over to.
+            return [self.failover["point"]]
         hourly: list[RecoveryPoint] = []
         if self.recovery_history > 0:
             limit = latest
@@ -172,7 +233,8 @@ class Replication:
             hourly.reverse()
         if hourly and hourly[-1].time == latest:
             return hourly
-        return hourly + [RecoveryPoint(latest, "Replica")]
+        # HRS §4: the planned-failover point is SyncedReplica (mapping INFERRED there).
+        return hourly + [RecoveryPoint(latest, "SyncedReplica" if latest == self.synced_at else "Replica")]
 
     def snapshot_id(self, point: RecoveryPoint) -> str:
         return str(uuid.uuid5(uuid.UUID(self.vm_id), point.kind + "@" + point.time.isoformat()))

@@ -15,7 +15,9 @@ MAX_RECOVERY_HISTORY = 24
 MAX_VSS_HOURS = 12
 AUTH_TYPES = ("Kerberos", "Certificate")
 _REPLICATION_KEYS = {"frequency", "recovery_history", "vss_hours", "port", "auth", "established_hours_ago"}
-_VM_KEYS = {"name", "host", "replica", "state", "generation", "memory_mb", "cpus"} | _REPLICATION_KEYS
+_VM_KEYS = {"name", "host", "replica", "state", "generation", "memory_mb", "cpus", "disk_gb"} | _REPLICATION_KEYS
+# INFERRED: total VHD size of a VM that gives none (drives initial replication and resync times, timings.md §7.1).
+DEFAULT_DISK_GB = 60
 
 
 class TopologyError(ValueError):
@@ -68,12 +70,7 @@ def validate(data: dict, default_name: str) -> dict:
     seen: dict[str, str] = {}
     for vm in data.get("vms") or []:
         vms.append(_vm(vm, defaults, host_site, seen))
-    vmm = data.get("vmm") or {}
-    if vmm:
-        _require(vmm.get("server_vm", "").lower() in seen, "vmm.server_vm '{0}' is not a VM of the topology".format(vmm.get("server_vm")))
-        for cloud, spec in (vmm.get("clouds") or {}).items():
-            for host in spec.get("hosts") or []:
-                _require(str(host).lower() in host_site, "vmm cloud '{0}': unknown host '{1}'".format(cloud, host))
+    vmm = _vmm(data.get("vmm") or {}, host_site, vms)
     return {"name": name, "domain": data["domain"], "username": creds["username"], "sites": {s: [h for h, hs in host_site.items() if hs == s]
             for s in sites}, "vms": vms, "vmm": vmm}
 
@@ -90,7 +87,8 @@ def _vm(vm: dict, defaults: dict, host_site: dict, seen: dict) -> dict:
     out = dict(defaults)
     out.update({k: v for k, v in vm.items() if k in _REPLICATION_KEYS})
     out.update(name=name, host=host, replica=None, state=vm.get("state", "Running"), generation=int(vm.get("generation", 2)),
-               memory_mb=int(vm.get("memory_mb", 4096)), cpus=int(vm.get("cpus", 2)))
+               memory_mb=int(vm.get("memory_mb", 4096)), cpus=int(vm.get("cpus", 2)), disk_gb=vm.get("disk_gb", DEFAULT_DISK_GB))
+    _require(isinstance(out["disk_gb"], (int, float)) and out["disk_gb"] > 0, "VM '{0}': disk_gb must be a positive number".format(name))
     _require(out["state"] in ("Running", "Off"), "VM '{0}': state must be Running or Off".format(name))
     if vm.get("replica"):
         replica = str(vm["replica"]).lower()
@@ -105,3 +103,41 @@ def _vm(vm: dict, defaults: dict, host_site: dict, seen: dict) -> dict:
         _require(out["vss_hours"] == 0 or out["recovery_history"] > 0, "VM '{0}': vss_hours needs recovery_history > 0".format(name))
         _require(out["auth"] in AUTH_TYPES, "VM '{0}': auth must be one of {1}".format(name, AUTH_TYPES))
     return out
+
+
+# ---- VMM section (lab/world/vmm.py) ----------------------------------------------------------------
+_VMM_KEYS = {"server_vm", "clouds"}
+_CLOUD_KEYS = {"host_group", "hosts"}
+
+
+def _vmm(vmm: dict, host_site: dict, vms: list) -> dict:
+    """The VMM server VM and its clouds (vmm-cluster-sql-notes.md §A); {} when the topology has no VMM."""
+    if not vmm:
+        return {}
+    _require(isinstance(vmm, dict), "vmm: must be a mapping")
+    unknown = set(vmm) - _VMM_KEYS
+    _require(not unknown, "vmm: unknown keys {0}".format(sorted(unknown)))
+    wanted = str(vmm.get("server_vm") or "").lower()
+    names = [vm["name"] for vm in vms if vm["name"].lower() == wanted]
+    _require(bool(names), "vmm.server_vm '{0}' is not a VM of the topology".format(vmm.get("server_vm")))
+    server = names[0]
+    # The VMM server becomes a Windows host named like its VM, so the name must not clash with a Hyper-V host.
+    _require(server.lower() not in host_site, "vmm.server_vm '{0}' has the name of a Hyper-V host".format(server))
+    clouds: dict[str, dict] = {}
+    group_of: dict[str, str] = {}
+    for cloud, spec in (vmm.get("clouds") or {}).items():
+        _require(isinstance(spec, dict), "vmm cloud '{0}': must be a mapping".format(cloud))
+        unknown = set(spec) - _CLOUD_KEYS
+        _require(not unknown, "vmm cloud '{0}': unknown keys {1}".format(cloud, sorted(unknown)))
+        group = spec.get("host_group")
+        _require(isinstance(group, str) and group, "vmm cloud '{0}': host_group (a name) is required".format(cloud))
+        hosts = []
+        for host in spec.get("hosts") or []:
+            key = str(host).lower()
+            _require(key in host_site, "vmm cloud '{0}': unknown host '{1}'".format(cloud, host))
+            # INFERRED from VMM's hierarchy: a host belongs to exactly one host group.
+            _require(group_of.setdefault(key, group) == group,
+                     "vmm cloud '{0}': host '{1}' is already in host group '{2}'".format(cloud, host, group_of[key]))
+            hosts.append(key)
+        clouds[str(cloud)] = {"host_group": group, "hosts": hosts}
+    return {"server_vm": server, "clouds": clouds}

@@ -127,10 +127,10 @@ def test_binding_errors_and_unknown_cmdlets_come_back_with_powershell_ids(lab):
 
 def test_documented_but_unmodelled_cmdlet_does_not_pretend(lab):
     executor, world, audit = lab
-    result = run(executor, "hv-sec-02", [call("Start-VMFailover", {"VMName": "web01"}, [])])
+    result = run(executor, "hv-sec-02", [call("Import-VMInitialReplication", {"VMName": "web01", "Path": "E:\\ir"}, [])])
     err = json.loads(result.stdout)["error"]
     assert result.rc == 1
-    assert err["message"] == "The DR lab does not model Start-VMFailover yet."
+    assert err["message"] == "The DR lab does not model Import-VMInitialReplication yet."
     assert err["fqid"].startswith("LabNotModelled")
     assert world.vm("hv-sec-02", "web01").replication.state == "Replicating"
 

@@ -25,7 +25,9 @@ def world_fixture(clock):
 
 def test_standalone_layout(world):
     hosts = {h.name: h for h in world.windows_hosts()}
-    assert sorted(hosts) == ["hv-pri-01", "hv-pri-02", "hv-pri-03", "hv-sec-01", "hv-sec-02", "hv-sec-03"]
+    # The Hyper-V hosts, and the VMM server: a Windows host that is a VM of the estate (lab/world/vmm.py).
+    assert sorted(hosts) == ["hv-pri-01", "hv-pri-02", "hv-pri-03", "hv-sec-01", "hv-sec-02", "hv-sec-03", "vmm01"]
+    assert (hosts["vmm01"].role, hosts["vmm01"].site, hosts["hv-pri-01"].role) == ("vmm", "primary", "hyperv")
     assert hosts["hv-pri-01"].fqdn == "hv-pri-01.lab.test" and hosts["hv-sec-02"].site == "secondary"
     assert world.host("HV-PRI-01.lab.test").name == "hv-pri-01"
     assert world.credentials == {"username": "LAB\\drbot", "password": "s3cret-run"}
@@ -126,7 +128,7 @@ def test_site_down_stops_every_relationship(clock, world):
 def test_status_summary(world):
     status = world.status()
     assert status["topology"] == "standalone"
-    assert len(status["hosts"]) == 6 and len(status["replication"]) == 11
+    assert len(status["hosts"]) == 7 and len(status["replication"]) == 11  # 6 Hyper-V hosts + the VMM server
     pri = next(h for h in status["hosts"] if h["name"] == "hv-pri-01")
     assert pri["vms"] == [{"name": "vmm01", "state": "Running", "mode": "Primary"}]
     assert "s3cret" not in json.dumps(status)
