@@ -58,3 +58,28 @@ attributes:
     membership:
       - site_recovery.hyperv.hyperv
 """
+
+    ACTIONGROUP_VMM = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/site_recovery.hyperv.vmm) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - site_recovery.hyperv.vmm
+"""
+
+    # State-changing modules with real check mode, diff and idempotence.
+    STATE_CHANGING = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second run indicates no change.
+      - This assumes that the system controlled/queried by the module has not changed in a relevant way.
+    support: full
+"""

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+
+def hyperv_hosts(world):
+    return [h for h in world.windows_hosts() if getattr(h, "role", "hyperv") == "hyperv"]
+
+
 INFO_PLAY = """
 - hosts: {hosts}
   gather_facts: false
@@ -22,7 +27,7 @@ def test_reports_every_vm_as_the_lab_holds_it(lab):
     assert run.rc == 0, run.stdout + run.stderr
     results = run.results("info")
     world = lab.world
-    assert sorted(results) == sorted(h.name for h in world.windows_hosts())
+    assert sorted(results) == sorted(h.name for h in hyperv_hosts(world))
     now = world.clock.now()
     for host, result in results.items():
         expected = {vm.name: vm for vm in world.vms_on(host)}
@@ -54,7 +59,7 @@ def test_one_round_trip_per_host_and_only_documented_cmdlets(lab):
     assert run.rc == 0, run.stdout
     new = lab.audit()[before:]
     cmdlets = [e for e in new if e["kind"] == "cmdlet"]
-    hosts = {h.name for h in lab.world.windows_hosts()}
+    hosts = {h.name for h in hyperv_hosts(lab.world)}
     for host in hosts:
         calls = [e["cmdlet"] for e in cmdlets if e["host"] == host]
         assert calls == ["Get-VM", "Get-VMReplication", "Measure-VMReplication"], (host, calls)
@@ -75,7 +80,7 @@ def test_recovery_points_on_the_replica_side(lab):
 
 
 def test_unknown_vm_fails_naming_vm_and_host(lab):
-    host = lab.world.windows_hosts()[0].name
+    host = hyperv_hosts(lab.world)[0].name
     run = info(lab, hosts=host, args={"name": ["no-such-vm"]})
     assert run.rc == 2
     result = run.results("info")[host]
@@ -85,7 +90,7 @@ def test_unknown_vm_fails_naming_vm_and_host(lab):
 
 
 def test_check_mode_reads_the_same(lab):
-    host = lab.world.windows_hosts()[0].name
+    host = hyperv_hosts(lab.world)[0].name
     run = info(lab, hosts=host, check=True)
     assert run.rc == 0, run.stdout
     result = run.results("info")[host]
@@ -95,7 +100,7 @@ def test_check_mode_reads_the_same(lab):
 
 def test_wrong_password_is_unreachable_with_a_hint(lab):
     inventory = lab.write_inventory("wrong-password.yml", ansible_password="not-the-password")
-    host = lab.world.windows_hosts()[0].name
+    host = hyperv_hosts(lab.world)[0].name
     run = info(lab, hosts=host, inventory=inventory)
     assert run.rc == 4  # unreachable
     result = run.results("info")[host]
@@ -106,7 +111,7 @@ def test_wrong_password_is_unreachable_with_a_hint(lab):
 
 def test_basic_over_http_is_refused_like_a_default_windows_host(lab):
     inventory = lab.write_inventory("basic-http.yml", ansible_winrm_transport="basic")
-    host = lab.world.windows_hosts()[0].name
+    host = hyperv_hosts(lab.world)[0].name
     run = info(lab, hosts=host, inventory=inventory)
     assert run.rc == 4
     result = run.results("info")[host]
@@ -114,7 +119,7 @@ def test_basic_over_http_is_refused_like_a_default_windows_host(lab):
 
 
 def test_basic_over_https_with_the_lab_ca_works(lab):
-    host = lab.world.windows_hosts()[0]
+    host = hyperv_hosts(lab.world)[0]
     inventory = lab.write_inventory("basic-https.yml", ansible_winrm_transport="basic", ansible_winrm_scheme="https")
     # The HTTPS port differs per host: point this host at its HTTPS listener.
     endpoint = lab.service.endpoints[host.name]
@@ -125,7 +130,8 @@ def test_basic_over_https_with_the_lab_ca_works(lab):
 
 def test_status_playbook_table_and_unreachable_host(lab):
     world = lab.world
-    down = next(h for h in world.windows_hosts() if h.site == "primary").name
+    # A primary-site host that holds workload VMs only: losing it leaves the VMM server up.
+    down = next(h for h in hyperv_hosts(world) if h.site == "primary" and not any(vm.name == world.vmm["server_vm"] for vm in world.vms_on(h.name))).name
     lab.service.apply_fault({"kind": "host-down", "host": down})
     try:
         run = lab.playbook("site_recovery.hyperv.status")
@@ -137,7 +143,7 @@ def test_status_playbook_table_and_unreachable_host(lab):
     assert table[0].split()[:3] == ["HOST", "VM", "POWER"]
     down_rows = [line for line in table if line.startswith(down)]
     assert len(down_rows) == 1 and "UNREACHABLE" in down_rows[0]
-    for host in world.windows_hosts():
+    for host in hyperv_hosts(world):
         if host.name == down:
             continue
         for vm in world.vms_on(host.name):

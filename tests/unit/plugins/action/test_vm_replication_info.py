@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-import json
-from unittest.mock import MagicMock
+import functools
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
-from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.site_recovery.hyperv.plugins.action.vm_replication_info import ActionModule, assemble
 from ansible_collections.site_recovery.hyperv.plugins.plugin_utils._runner import BOOTSTRAP
+from ansible_collections.site_recovery.hyperv.tests.unit.plugins.action_harness import NTLM_HTTP, make_action, runner_reply, sent_calls
 
 VM_ID = "6b3c0a55-0000-4000-8000-000000000001"
 VMS = [
@@ -60,32 +59,12 @@ def test_assemble_recovery_points_newest_first_and_only_replica_types():
     assert vms[0]["recovery_points"] == []
 
 
-def _action(args, exec_result=None, exec_error=None, transport="winrm", connection_options=None):
-    task = MagicMock()
-    task.args = args
-    task.action = "site_recovery.hyperv.vm_replication_info"
-    task.async_val = 0
-    task.check_mode = False
-    connection = MagicMock()
-    connection.transport = transport
-    connection._shell.tmpdir = None
-    options = connection_options or {"transport": ["ntlm"], "scheme": "http"}
-    connection.get_option.side_effect = lambda name: options[name]
-    if exec_error is not None:
-        connection.exec_command.side_effect = exec_error
-    else:
-        connection.exec_command.return_value = exec_result
-    action = ActionModule(task, connection, PlayContext(), loader=MagicMock(), templar=MagicMock(), shared_loader_obj=MagicMock())
-    return action, connection
-
-
-def _runner_output(results, error=None):
-    return json.dumps({"v": 1, "results": results, "error": error}).encode() + b"\r\n"
+_action = functools.partial(make_action, ActionModule, connection_options=NTLM_HTTP)
 
 
 def test_run_sends_one_batch_and_returns_vms():
     action, connection = _action({"name": ["web01"], "recovery_points": True},
-                                 (0, _runner_output([VMS[:1], REPLICATION, MEASURES, SNAPSHOTS]), b""))
+                                 [runner_reply([VMS[:1], REPLICATION, MEASURES, SNAPSHOTS])])
     result = action.run(task_vars={"inventory_hostname": "hv-sec-02"})
     assert not result.get("failed"), result
     assert result["changed"] is False
@@ -93,16 +72,16 @@ def test_run_sends_one_batch_and_returns_vms():
     assert connection.exec_command.call_count == 1
     cmd, = connection.exec_command.call_args.args
     assert cmd == BOOTSTRAP
-    payload = json.loads(connection.exec_command.call_args.kwargs["in_data"].decode().split("\0\0\0\0\n")[1])
-    assert [c["cmdlet"] for c in payload["calls"]] == ["Get-VM", "Get-VMReplication", "Measure-VMReplication", "Get-VMSnapshot"]
-    assert payload["calls"][0]["params"] == {"Name": ["web01"]}
-    assert payload["calls"][3]["params"] == {"VMName": ["web01"]}
+    calls = sent_calls(connection, -1)
+    assert [c["cmdlet"] for c in calls] == ["Get-VM", "Get-VMReplication", "Measure-VMReplication", "Get-VMSnapshot"]
+    assert calls[0]["params"] == {"Name": ["web01"]}
+    assert calls[3]["params"] == {"VMName": ["web01"]}
 
 
 def test_unknown_vm_names_the_vm_and_host():
     error = {"index": 0, "cmdlet": "Get-VM", "message": 'Hyper-V was unable to find a virtual machine with name "nope".',
              "fqid": "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.GetVM", "category": "InvalidArgument", "target": "nope"}
-    action, dummy = _action({"name": ["nope"]}, (1, _runner_output([], error), b""))
+    action, dummy = _action({"name": ["nope"]}, [runner_reply([], error)])
     result = action.run(task_vars={"inventory_hostname": "hv-pri-01"})
     assert result["failed"] is True
     assert "No virtual machine named 'nope' on Hyper-V host hv-pri-01" in result["msg"]
@@ -110,7 +89,7 @@ def test_unknown_vm_names_the_vm_and_host():
 
 
 def test_bad_argument_fails_before_contacting_the_host():
-    action, connection = _action({"recovery_points": "maybe"}, (0, b"", b""))
+    action, connection = _action({"recovery_points": "maybe"}, [])
     result = action.run(task_vars={"inventory_hostname": "hv-pri-01"})
     assert result["failed"] is True
     assert "recovery_points" in result["msg"]
@@ -118,7 +97,7 @@ def test_bad_argument_fails_before_contacting_the_host():
 
 
 def test_non_windows_connection_is_refused_clearly():
-    action, connection = _action({}, (0, b"", b""), transport="ssh")
+    action, connection = _action({}, [], transport="ssh")
     result = action.run(task_vars={"inventory_hostname": "hv-pri-01"})
     assert result["failed"] is True
     assert "ansible_connection=winrm" in result["msg"]
@@ -134,7 +113,7 @@ def test_non_windows_connection_is_refused_clearly():
      "did not answer"),
 ])
 def test_connection_failures_stay_unreachable_with_a_hint(options, message, hint):
-    action, dummy = _action({}, exec_error=AnsibleConnectionFailure(message), connection_options=options)
+    action, dummy = make_action(ActionModule, {}, AnsibleConnectionFailure(message), connection_options=options)
     with pytest.raises(AnsibleConnectionFailure) as info:
         action.run(task_vars={"inventory_hostname": "hv-pri-01"})
     assert message in str(info.value)

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import json
-from unittest.mock import MagicMock
+import functools
 
 import pytest
-from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.site_recovery.hyperv.plugins.plugin_utils._hyperv import Plan, PlanError, VMStateAction, describe_call
 from ansible_collections.site_recovery.hyperv.plugins.plugin_utils._runner import RunnerCall
+from ansible_collections.site_recovery.hyperv.tests.unit.plugins.action_harness import make_action, runner_reply, sent_calls
 
 
 class PowerLike(VMStateAction):
@@ -37,37 +36,17 @@ class PowerLike(VMStateAction):
         return plan
 
 
-def _runner_doc(results, error=None):
-    return (0 if error is None else 1, json.dumps({"v": 1, "results": results, "error": error}).encode(), b"")
-
-
-def _action(args, replies, check_mode=False, diff=False):
-    task = MagicMock()
-    task.args = args
-    task.action = "test.power_like"
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.diff = diff
-    connection = MagicMock()
-    connection.transport = "winrm"
-    connection._shell.tmpdir = None
-    connection.exec_command.side_effect = replies
-    action = PowerLike(task, connection, PlayContext(), loader=MagicMock(), templar=MagicMock(), shared_loader_obj=MagicMock())
-    return action, connection
-
-
-def _payload(connection, n):
-    return json.loads(connection.exec_command.call_args_list[n].kwargs["in_data"].decode().split("\0\0\0\0\n")[1])
+_action = functools.partial(make_action, PowerLike, task_action="test.power_like")
 
 
 def test_acts_in_one_batch_with_rebased_object_references():
-    read = _runner_doc([[{"Name": "a", "State": "Off"}, {"Name": "b", "State": "Off"}]])
-    act = _runner_doc([[], [], [], []])
-    reread = _runner_doc([[{"Name": "a", "State": "Running"}, {"Name": "b", "State": "Running"}]])
+    read = runner_reply([[{"Name": "a", "State": "Off"}, {"Name": "b", "State": "Off"}]])
+    act = runner_reply([[], [], [], []])
+    reread = runner_reply([[{"Name": "a", "State": "Running"}, {"Name": "b", "State": "Running"}]])
     action, connection = _action({"name": ["a", "b"]}, [read, act, reread], diff=True)
     result = action.run(task_vars={"inventory_hostname": "hv1"})
     assert result["changed"] is True, result
-    calls = _payload(connection, 1)["calls"]
+    calls = sent_calls(connection, 1)
     assert [c["cmdlet"] for c in calls] == ["Get-VMSnapshot", "Start-VM", "Get-VMSnapshot", "Start-VM"]
     # Each VM's reference points at its own Get-VMSnapshot inside the task's batch.
     assert calls[1]["params"]["Snapshot"] == {"$call": 0}
@@ -78,7 +57,7 @@ def test_acts_in_one_batch_with_rebased_object_references():
 
 
 def test_idempotent_run_makes_one_round_trip():
-    action, connection = _action({"name": ["a"]}, [_runner_doc([[{"Name": "a", "State": "Running"}]])])
+    action, connection = _action({"name": ["a"]}, [runner_reply([[{"Name": "a", "State": "Running"}]])])
     result = action.run(task_vars={"inventory_hostname": "hv1"})
     assert result["changed"] is False
     assert result["vms"][0]["actions"] == []
@@ -86,7 +65,7 @@ def test_idempotent_run_makes_one_round_trip():
 
 
 def test_check_mode_predicts_and_changes_nothing():
-    action, connection = _action({"name": ["a"]}, [_runner_doc([[{"Name": "a", "State": "Off"}]])], check_mode=True, diff=True)
+    action, connection = _action({"name": ["a"]}, [runner_reply([[{"Name": "a", "State": "Off"}]])], check_mode=True, diff=True)
     result = action.run(task_vars={"inventory_hostname": "hv1"})
     assert result["changed"] is True
     assert result["vms"][0]["after"] == {"state": "Running"}
@@ -95,7 +74,7 @@ def test_check_mode_predicts_and_changes_nothing():
 
 
 def test_one_refusal_refuses_the_whole_task_before_any_change():
-    read = _runner_doc([[{"Name": "a", "State": "Off"}, {"Name": "locked1", "State": "Off"}]])
+    read = runner_reply([[{"Name": "a", "State": "Off"}, {"Name": "locked1", "State": "Off"}]])
     action, connection = _action({"name": ["a", "locked1", "ghost"]}, [read])
     result = action.run(task_vars={"inventory_hostname": "hv1"})
     assert result["failed"] is True and result["changed"] is False
@@ -106,10 +85,10 @@ def test_one_refusal_refuses_the_whole_task_before_any_change():
 
 
 def test_failure_in_the_batch_names_the_vm_and_what_was_done():
-    read = _runner_doc([[{"Name": "a", "State": "Off"}, {"Name": "b", "State": "Off"}]])
+    read = runner_reply([[{"Name": "a", "State": "Off"}, {"Name": "b", "State": "Off"}]])
     error = {"index": 3, "cmdlet": "Start-VM", "message": "The operation failed.", "fqid": "OperationFailed,X",
              "category": "NotSpecified", "target": "b"}
-    action, dummy = _action({"name": ["a", "b"]}, [read, _runner_doc([[], [], []], error)])
+    action, dummy = _action({"name": ["a", "b"]}, [read, runner_reply([[], [], []], error)])
     result = action.run(task_vars={"inventory_hostname": "hv1"})
     assert result["failed"] is True
     assert "VM b" in result["msg"] and "changes completed before it for: a" in result["msg"]
