@@ -1,5 +1,5 @@
 # The two commands of the README, and a few conveniences.
-.PHONY: demo test venv lab-up lab-down docs
+.PHONY: demo test venv lab-up lab-down bench
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
@@ -19,3 +19,6 @@ lab-up: venv
 
 lab-down:
 	python -m lab down --state-dir .lab/standalone
+
+bench:
+	bash tools/bench.sh

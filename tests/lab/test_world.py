@@ -162,3 +162,14 @@ def test_topology_validation(tmp_path, clock, changes, message):
 def test_unknown_topology_name(clock):
     with pytest.raises(TopologyError, match="cannot read topology"):
         World.load("no-such-layout", clock, AuditLog(None))
+
+
+def test_scale_topology_is_a_thousand_vm_estate():
+    world = World.load("scale", Clock(), AuditLog(None))
+    hyperv = [h for h in world.windows_hosts() if getattr(h, "role", "hyperv") == "hyperv"]
+    assert len(hyperv) == 20
+    workloads = {vm.name for vm in world.vms.values() if vm.name != world.vmm["server_vm"]}
+    assert len(workloads) == 1000
+    # Every workload VM exists on a primary and a secondary host, replicating.
+    assert all(r.state == "Replicating" for r in world.replications())
+    assert len(world.replications()) == 1001
