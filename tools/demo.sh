@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's first command: bootstrap, start the standalone DR lab, run the main job against it,
-# stop the lab. Everything stays on 127.0.0.1.
+# The README's first command: bootstrap, start the standalone DR lab, lose its primary site, run the main
+# job (site_recovery.hyperv.failover_unplanned) against it, show the status, stop the lab. All on 127.0.0.1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VENV=${VENV:-$ROOT/.venv}
@@ -11,4 +11,11 @@ STATE=${LAB_STATE_DIR:-$ROOT/.lab/demo}
 cd "$ROOT"
 python -m lab up standalone --state-dir "$STATE"
 trap 'python -m lab down --state-dir "$STATE"' EXIT
+echo "--- disaster: the primary site is lost"
+python -m lab fault site-down primary --state-dir "$STATE"
+# Recovery plans as code: three boot groups (data, apps, web), see roles/workloads/files/example_plans.yml.
+ansible-playbook -i "$STATE/inventory.yml" site_recovery.hyperv.failover_unplanned -e "site_recovery_evidence_dir=$STATE/evidence" \
+  -e "@$ROOT/roles/workloads/files/example_plans.yml"
+echo "--- the estate afterwards (the primary site's hosts are unreachable)"
 ansible-playbook -i "$STATE/inventory.yml" site_recovery.hyperv.status
+echo "--- evidence record: $(ls "$STATE"/evidence/*.json); audit log: $STATE/audit.jsonl"

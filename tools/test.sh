@@ -26,6 +26,7 @@ step units       ansible-test units --local --python 3.11 --color no
 step lab         python -m pytest -q -p no:cacheprovider tests/lab
 # One lab per test file on its own free ports: two files at a time (2 cores; lab operations mostly wait).
 step integration python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/integration
+step molecule    bash "$ROOT/tools/molecule_all.sh" "$COLL"
 step lint        ansible-lint --offline --profile production --nocolor
 step doc-lint    antsibull-docs lint-collection-docs --plugin-docs .
 step build       bash "$ROOT/tools/build_check.sh" "$COLL" "$STAGE"

@@ -78,7 +78,8 @@ class Lab:
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory or self.inventory, source, *extra]
         if check:
             cmd.append("--check")
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+        # Run where the test's files are: evidence records (./evidence by default) stay out of the checkout.
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=self.tmp_path)
         records = []
         if os.path.exists(results_file):
             with open(results_file, encoding="utf-8") as f:
