@@ -18,7 +18,7 @@ from lab.runner_host import LabExecutor
 from lab.service import LabService
 from lab.world import World
 from lab.world import durations
-from tests.lab.test_runner_host import RUNNER, START, run
+from tests.lab.runner_harness import RUNNER, START, run
 
 PRI, SEC = "hv-pri-01", "hv-sec-01"
 VM_SELECT = ["Name", "Id", "State", "ReplicationState", "ReplicationMode"]

@@ -1,9 +1,6 @@
 """LabExecutor fed the collection's real BOOTSTRAP and stdin (plugins/plugin_utils/_runner.py)."""
 
-import datetime
-import importlib.util
 import json
-import os
 
 import pytest
 
@@ -12,37 +9,12 @@ from lab.audit import AuditLog
 from lab.clock import Clock
 from lab.runner_host import LabExecutor
 from lab.world import World
-
-RUNNER_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "plugin_utils", "_runner.py")
-START = datetime.datetime(2026, 11, 25, 20, 0, 7, tzinfo=datetime.timezone.utc)
-
-
-def _load_runner():
-    spec = importlib.util.spec_from_file_location("srh_runner", RUNNER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RUNNER = _load_runner()
+from tests.lab.runner_harness import RUNNER, START, call, make_lab, run
 
 
 @pytest.fixture(name="lab")
 def lab_fixture(tmp_path):
-    clock = Clock(scale=1e-6, start=START)
-    audit = AuditLog(str(tmp_path / "audit.jsonl"))
-    world = World.load("standalone", clock, audit)
-    return LabExecutor(world, audit), world, audit
-
-
-def run(executor, host, calls, script=None):
-    stdin = StdinReader()
-    stdin.feed(RUNNER.build_stdin(calls), True)
-    return executor.run_powershell(host, script or RUNNER.BOOTSTRAP, stdin)
-
-
-def call(cmdlet, params=None, select=None):
-    return RUNNER.RunnerCall(cmdlet, params, select)
+    return make_lab(tmp_path)
 
 
 def test_batch_of_reads_on_the_primary(lab):

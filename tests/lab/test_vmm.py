@@ -2,7 +2,6 @@
 
 import base64
 import datetime
-import importlib.util
 import json
 import os
 import threading
@@ -13,7 +12,6 @@ import requests
 import winrm
 import yaml
 
-from lab._powershell import StdinReader
 from lab.audit import AuditLog
 from lab.clock import Clock
 from lab.runner_host import LabExecutor
@@ -21,9 +19,9 @@ from lab import service as lab_service
 from lab.service import LabService
 from lab.winrm import ntlm
 from lab.world import TopologyError, World, topology
+from tests.lab.runner_harness import RUNNER, START, call, make_lab
+from tests.lab.runner_harness import run as run_batch
 
-RUNNER_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "plugin_utils", "_runner.py")
-START = datetime.datetime(2026, 11, 25, 20, 0, 7, tzinfo=datetime.timezone.utc)
 VM_SELECT = ["Name", "ID", "Status", "VirtualMachineState", "VMHost", "Cloud", "ReplicationState", "ReplicationMode", "MostRecentTaskID"]
 JOB_SELECT = ["ID", "Name", "Status", "Progress", "CmdletName", "ResultName", "StartTime", "EndTime", "ErrorInfo", "IsCompleted"]
 CONFTEST_PASSWORD = "Secr3t!pw"
@@ -31,34 +29,13 @@ NOT_CONNECTED = ("Unable to connect to the VMM management server localhost. The 
                  "respond. (Error ID: 1602)")
 
 
-def _load_runner():
-    spec = importlib.util.spec_from_file_location("srh_runner_vmm", RUNNER_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RUNNER = _load_runner()
-
-
 @pytest.fixture(name="lab")
 def lab_fixture(tmp_path):
-    clock = Clock(scale=1e-6, start=START)
-    audit = AuditLog(str(tmp_path / "audit.jsonl"))
-    world = World.load("standalone", clock, audit)
-    world.durations.mode = "advance"  # synchronous VMM cmdlets jump the clock by their job's duration
-    return LabExecutor(world, audit), world, audit
+    return make_lab(tmp_path, advance=True)  # synchronous VMM cmdlets jump the clock by their job's duration
 
 
 def run(executor, calls, host="vmm01"):
-    stdin = StdinReader()
-    stdin.feed(RUNNER.build_stdin(calls), True)
-    result = executor.run_powershell(host, RUNNER.BOOTSTRAP, stdin)
-    return json.loads(result.stdout)
-
-
-def call(cmdlet, params=None, select=None):
-    return RunnerCall(cmdlet, params, select)
+    return json.loads(run_batch(executor, host, calls).stdout)
 
 
 RunnerCall = RUNNER.RunnerCall
