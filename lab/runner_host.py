@@ -94,7 +94,9 @@ class LabExecutor:
                 break
             results.append(objects)
             raw.append(kept)
-        doc = {"v": 1, "results": results, "error": failure}
+        # RUNNER: [DateTime]::UtcNow.ToString('o') - seven fraction digits and Z; the host's clock is the lab's clock.
+        now = self.world.clock.now().astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        doc = {"v": 1, "now": now.isoformat(timespec="microseconds") + "0Z", "results": results, "error": failure}
         return CommandResult(stdout=to_json(doc) + "\r\n", errors=stream_errors, rc=1 if failure else 0)
 
     def _call(self, host: str, call: dict, resolved: dict, stream_errors: list) -> tuple[list[dict], list]:

@@ -11,7 +11,11 @@ from ansible.plugins.action import ActionBase
 
 RECOVERY_POINTS = ("latest", "latest_app_consistent")
 FAILED_OVER = ("FailedOverWaitingCompletion", "FailedOver")
-PLAN_KEYS = ("name", "recovery_point", "groups", "approval_required", "description")
+PLAN_KEYS = ("name", "recovery_point", "groups", "approval_required", "description", "rpo_seconds")
+# hyperv-replica-states.md: a Replica copy in these states holds no complete copy yet, or cannot fail over right now.
+NOT_FAILOVERABLE = ("ReadyForInitialReplication", "WaitingForInitialReplication", "InitialReplicationInProgress", "Disabled",
+                    "FiredrillInProgress")
+VERDICT_ORDER = ("ready", "degraded", "not_ready")
 GROUP_KEYS = ("name", "vms", "pre_tasks", "post_tasks", "description")
 
 
@@ -55,7 +59,8 @@ def copy_view(host, reachable, vm):
                 "health": None}
     rel = vm.get("replication") or {}
     return {"host": host, "reachable": True, "present": True, "power": vm.get("state"), "mode": rel.get("mode") or "None",
-            "replication_state": rel.get("state"), "health": rel.get("health")}
+            "replication_state": rel.get("state"), "health": rel.get("health"), "lag_seconds": rel.get("lag_seconds"),
+            "frequency_sec": rel.get("frequency_sec")}
 
 
 def is_failed_over(copy):
@@ -166,6 +171,9 @@ class Resolver:
             point = plan.get("recovery_point") or "latest"
             if point not in RECOVERY_POINTS:
                 self.errors.append("%s: recovery_point must be one of %s, not %s" % (label, ", ".join(RECOVERY_POINTS), point))
+            rpo = plan.get("rpo_seconds")
+            if rpo is not None and (isinstance(rpo, bool) or not isinstance(rpo, int) or rpo <= 0):
+                self.errors.append("%s: rpo_seconds must be a positive number of seconds, not %r" % (label, rpo))
             groups = plan.get("groups")
             if not isinstance(groups, list) or not groups:
                 self.errors.append("%s has no groups" % label)
@@ -275,6 +283,72 @@ def failback_steps(vms):
     }
 
 
+def readiness(vm, rpo_seconds=None):
+    """Can this VM fail over to its replica host now, and with how much data loss? (verdict, reasons, lag).
+
+    The lag is the replica host's own age of the last applied cycle (vm_replication_info lag_seconds). The target is the
+    plan's rpo_seconds or, without one, two replication cycles (one may be in flight; a second one missed means behind)."""
+    rep = vm["replica"]
+    lag = rep.get("lag_seconds")
+    if vm["failed_over"]:
+        return {"verdict": "failed_over", "reasons": ["runs from the replica host %s" % vm["replica_host"]], "lag_seconds": lag}
+    reasons, verdict = [], "ready"
+    if not rep["reachable"]:
+        return {"verdict": "not_ready", "reasons": ["replica host %s does not answer" % vm["replica_host"]], "lag_seconds": None}
+    if not rep["present"] or rep["mode"] in (None, "None"):
+        return {"verdict": "not_ready", "reasons": ["no Replica copy on %s" % vm["replica_host"]], "lag_seconds": None}
+    if rep["replication_state"] in NOT_FAILOVERABLE:
+        reasons.append("replication state %s on %s" % (rep["replication_state"], vm["replica_host"]))
+        verdict = "not_ready"
+    elif rep["replication_state"] != "Replicating":
+        # Suspended, Error, resynchronization required ...: it can fail over, but its copy falls further behind.
+        reasons.append("replication state %s on %s" % (rep["replication_state"], vm["replica_host"]))
+        verdict = "degraded"
+    if rep["health"] == "Critical":
+        reasons.append("replication health Critical")
+        verdict = "not_ready"
+    elif rep["health"] == "Warning":
+        reasons.append("replication health Warning")
+        verdict = max(verdict, "degraded", key=VERDICT_ORDER.index)
+    target = rpo_seconds or (2 * rep["frequency_sec"] if rep.get("frequency_sec") else None)
+    if lag is None:
+        reasons.append("no replication cycle applied yet")
+        verdict = "not_ready"
+    elif target and lag > target:
+        reasons.append("lag %ds exceeds the RPO target of %ds" % (lag, target))
+        verdict = max(verdict, "degraded", key=VERDICT_ORDER.index)
+    return {"verdict": verdict, "reasons": reasons, "lag_seconds": lag, "rpo_target_seconds": target}
+
+
+def plan_readiness(vms, rpo_seconds=None):
+    """The worst verdict of the plan's VMs; failed_over when every VM already runs at the replica site."""
+    per_vm = {vm["name"]: readiness(vm, rpo_seconds) for vm in vms}
+    verdicts = [r["verdict"] for r in per_vm.values()]
+    if verdicts and all(v == "failed_over" for v in verdicts):
+        verdict = "failed_over"
+    else:
+        verdict = max((v for v in verdicts if v != "failed_over"), key=VERDICT_ORDER.index, default="ready")
+    lags = [r["lag_seconds"] for r in per_vm.values() if r["lag_seconds"] is not None]
+    return {"verdict": verdict, "max_lag_seconds": max(lags) if lags else None,
+            "not_ready": sorted(n for n, r in per_vm.items() if r["verdict"] == "not_ready"),
+            "degraded": sorted(n for n, r in per_vm.items() if r["verdict"] == "degraded"), "vms": per_vm}
+
+
+def swapped(vm):
+    """The same VM seen from the other side: its home replica host as primary, its home primary host as replica."""
+    pri, rep = vm["replica"], vm["primary"]
+    return dict(vm, primary_host=vm["replica_host"], replica_host=vm["primary_host"], primary=pri, replica=rep,
+                failed_over=rep["mode"] == "Primary" or is_failed_over(rep))
+
+
+def planned_steps(vms):
+    """Planned failover to the replica hosts (both sites up, no data loss): the failback steps seen from the other side.
+
+    Moving a VM home after a failover and moving it away in a planned failover are the same sequence with the two hosts
+    swapped: shut down and prepare where it runs, fail over and reverse where it goes, start there."""
+    return failback_steps([swapped(vm) for vm in vms])
+
+
 def resolve_group(plan, group, states):
     vms = [states[n] for n in group["vms"] if n in states]
     away = [v for v in vms if v["failed_over"]]
@@ -291,6 +365,7 @@ def resolve_group(plan, group, states):
         "start": batches(vms, "replica_host"),
         "commit": batches([v for v in away if v["replica"]["replication_state"] == "FailedOverWaitingCompletion"], "replica_host"),
         "failback": failback_steps(vms),
+        "planned": planned_steps(vms),
         "protect": batches([v for v in vms if v["primary"]["mode"] in ("Primary", "None") and v["replica_host"]], "primary_host",
                            lambda host, vs: {"replica_server": vs[0]["replica_server"]}),
         "done": {
@@ -343,6 +418,8 @@ def resolve(plans, plan_names, replication, primary_site_hosts=None, exclude=Non
             "vms": [v["name"] for v in plan_vms],
             "by_primary_host": by_host(plan_vms, "primary_host"),
             "by_replica_host": by_host(plan_vms, "replica_host"),
+            "rpo_seconds": plan.get("rpo_seconds"),
+            "readiness": plan_readiness(plan_vms, plan.get("rpo_seconds")),
         })
         steps.extend(groups)
     all_vms = [states[n] for n in names]
@@ -356,6 +433,7 @@ def resolve(plans, plan_names, replication, primary_site_hosts=None, exclude=Non
     result = {
         "commit": batches([v for v in away if v["replica"]["replication_state"] == "FailedOverWaitingCompletion"], "replica_host"),
         "failback": failback_steps(all_vms),
+        "planned": planned_steps(all_vms),
         "protect": protect,
         "plans": out_plans,
         "groups": steps,

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+
 from ansible_collections.site_recovery.hyperv.plugins.plugin_utils._runner import RunnerCall
 from ansible_collections.site_recovery.hyperv.plugins.plugin_utils._windows_action import WindowsActionBase
 
@@ -21,7 +24,24 @@ SNAPSHOT_PROPERTIES = ["VMId", "Name", "Id", "SnapshotType", "CreationTime"]
 RECOVERY_POINT_TYPES = ("Replica", "AppConsistentReplica", "SyncedReplica")
 
 
-def shape_replication(relationship, measure):
+def parse_utc(text):
+    """An ISO-8601 UTC time as the runner prints it (up to 7 fraction digits, Z) -> aware datetime, or None."""
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|[+]00:?00)?$", str(text or ""))
+    if not match:
+        return None
+    stamp = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return stamp + datetime.timedelta(microseconds=int((match.group(2) or "0")[:6].ljust(6, "0")))
+
+
+def lag_seconds(last_replication_time, host_time):
+    """Age of the last applied replication cycle on the host's own clock: the data a failover now would lose at most."""
+    last, now = parse_utc(last_replication_time), parse_utc(host_time)
+    if last is None or now is None:
+        return None
+    return max(0, int((now - last).total_seconds()))
+
+
+def shape_replication(relationship, measure, host_time=None):
     """The module's view of one VMReplication object (+ its Measure-VMReplication statistics)."""
     measure = measure or {}
     return {
@@ -37,6 +57,7 @@ def shape_replication(relationship, measure):
         "recovery_history": relationship["RecoveryHistory"],
         "vss_snapshot_frequency_hours": relationship["VSSSnapshotFrequencyHour"],
         "last_replication_time": relationship["LastReplicationTime"],
+        "lag_seconds": lag_seconds(relationship["LastReplicationTime"], host_time),
         "last_replication_type": measure.get("LastReplicationType"),
         "pending_replication_size": measure.get("PendingReplicationSize"),
         "average_replication_latency_seconds": measure.get("AverageReplicationLatency"),
@@ -45,7 +66,7 @@ def shape_replication(relationship, measure):
     }
 
 
-def assemble(vms, relationships, measures, snapshots=None):
+def assemble(vms, relationships, measures, snapshots=None, host_time=None):
     """Join the four cmdlet outputs on the VM ID. Only the simple (not extended) relationship is reported."""
     simple = {r["VMId"]: r for r in relationships if r.get("ReplicationRelationshipType", "Simple") == "Simple"}
     stats = {m["VMId"]: m for m in measures if m.get("ReplicationRelationshipType", "Simple") == "Simple"}
@@ -64,7 +85,7 @@ def assemble(vms, relationships, measures, snapshots=None):
             "state": vm["State"],
             "status": vm["Status"],
             "computer_name": vm["ComputerName"],
-            "replication": shape_replication(relationship, stats.get(vm["Id"])) if relationship else None,
+            "replication": shape_replication(relationship, stats.get(vm["Id"]), host_time) if relationship else None,
         }
         if snapshots is not None:
             # ISO-8601 UTC strings of one format sort chronologically.
@@ -91,7 +112,8 @@ class ActionModule(WindowsActionBase):
             calls.append(RunnerCall("Get-VMSnapshot", {"VMName": names or ["*"]}, SNAPSHOT_PROPERTIES))
         results = self.run_calls(calls)
         snapshots = results[3] if args["recovery_points"] else None
-        return {"changed": False, "vms": assemble(results[0], results[1], results[2], snapshots)}
+        return {"changed": False, "host_time": self.host_time,
+                "vms": assemble(results[0], results[1], results[2], snapshots, self.host_time)}
 
     def explain_error(self, error):
         if error.cmdlet == "Get-VM" and error.target:

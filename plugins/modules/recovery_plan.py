@@ -24,9 +24,10 @@ options:
   plans:
     description:
       - Recovery plans. Each is a mapping with C(name), C(recovery_point) (C(latest) or C(latest_app_consistent),
-        default C(latest)), C(approval_required) (bool, default false), optional C(description) and C(groups), a list
-        of boot groups in order, each with C(name), C(vms) (a list of VM names), and optional C(pre_tasks) and
-        C(post_tasks) (paths of task files run before and after the group).
+        default C(latest)), C(approval_required) (bool, default false), optional C(description), optional
+        C(rpo_seconds) (the plan's recovery point objective, a positive number of seconds, used by RV(plans[].readiness))
+        and C(groups), a list of boot groups in order, each with C(name), C(vms) (a list of VM names), and optional
+        C(pre_tasks) and C(post_tasks) (paths of task files run before and after the group).
     type: list
     elements: raw
   plan_names:
@@ -136,6 +137,24 @@ plans:
     by_replica_host:
       description: VM names per replica host.
       type: dict
+    rpo_seconds:
+      description: The plan's recovery point objective, when it sets one.
+      type: int
+    readiness:
+      description:
+        - Whether the plan can fail over now. C(verdict) is the worst of its VMs - V(ready), V(degraded) (it can fail
+          over, but replication health is Warning, replication is not running, or the lag exceeds the RPO target) or
+          V(not_ready) (replica host unreachable, no Replica copy, initial replication not finished, health Critical, no
+          cycle applied yet) - or V(failed_over) when every VM already runs from its replica host.
+        - C(max_lag_seconds), C(not_ready) and C(degraded) (VM names), and C(vms) - per VM C(verdict), C(reasons),
+          C(lag_seconds) (the replica host's age of the last applied cycle) and C(rpo_target_seconds) (the plan's
+          C(rpo_seconds), else two replication cycles).
+      type: dict
+      sample:
+        verdict: degraded
+        max_lag_seconds: 700
+        not_ready: []
+        degraded: [app01]
     groups:
       description: The boot groups, in order; the same entries as RV(groups).
       type: list
@@ -147,8 +166,9 @@ groups:
       C(by_replica_host), and per-host batches (lists of C({host, vms})) of the steps still to do - C(failover)
       (with C(primary_state), the observed state of the primary copies, C(unreachable), C(off) or C(running)),
       C(start), C(commit), C(protect) (with C(replica_server)) and C(failback) (a mapping of C(make_replica),
-      C(reverse), C(stop), C(prepare), C(failover_home), C(reverse_home), C(start_home)) - and C(done), flags of
-      the steps the whole group has already reached.
+      C(reverse), C(stop), C(prepare), C(failover_home), C(reverse_home), C(start_home)) and C(planned) (the same
+      mapping for a planned failover to the replica hosts, C(failover_home) etc. then meaning the replica side) - and
+      C(done), flags of the steps the whole group has already reached.
   returned: success
   type: list
   elements: dict

@@ -66,6 +66,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+host_time:
+  description:
+    - The host's UTC clock when it answered, ISO-8601. RV(vms[].replication.lag_seconds) is measured against it, so a
+      controller whose clock is off does not distort the lag.
+  returned: always
+  type: str
+  sample: "2026-11-25T20:09:12.1234560Z"
 vms:
   description: The virtual machines of the host, sorted by name.
   returned: always
@@ -142,6 +149,13 @@ vms:
           description: When the last replication cycle was applied, ISO-8601 UTC.
           type: str
           sample: "2026-11-25T20:05:00.000Z"
+        lag_seconds:
+          description:
+            - Seconds since the last applied replication cycle, on the host's clock (RV(host_time)) - the most data a
+              failover at this moment would lose (the RPO actually achieved). Null when the VM has never replicated.
+            - Compare it with RV(vms[].replication.frequency_sec) to see whether replication keeps up.
+          type: int
+          sample: 245
         last_replication_type:
           description: Kind of the last cycle (C(Regular), C(ApplicationConsistent), C(Planned)).
           type: str

@@ -107,7 +107,7 @@ foreach ($call in $payload.calls) {
     }
     $index++
 }
-$doc = [ordered]@{ v = 1; results = $results; error = $failure }
+$doc = [ordered]@{ v = 1; now = [DateTime]::UtcNow.ToString('o'); results = $results; error = $failure }
 [Console]::Out.WriteLine((ConvertTo-Json -InputObject $doc -Depth 8 -Compress))
 if ($null -ne $failure) { exit 1 }
 """
@@ -170,8 +170,11 @@ class RunnerProtocolError(Exception):
     """The host answered, but not with the runner's JSON document (wrong shell, truncated output, ...)."""
 
 
-def parse_output(host, rc, stdout, stderr_text):
-    """Turn the runner's stdout into the list of per-call results, or raise RunnerError."""
+def parse_output(host, rc, stdout, stderr_text, meta=None):
+    """Turn the runner's stdout into the list of per-call results, or raise RunnerError.
+
+    ``meta``, a dict, receives ``host_time``: the host's UTC clock when the batch ended (ISO-8601), so that ages such as
+    replication lag are measured on the host's clock, not the controller's."""
     doc = None
     for line in reversed(stdout.splitlines()):
         line = line.strip()
@@ -187,6 +190,8 @@ def parse_output(host, rc, stdout, stderr_text):
             "%s did not return the runner's result (rc=%s): %s. Is it a Windows host with Windows PowerShell 5.1 "
             "reached with ansible_connection=winrm?" % (host, rc, detail[:2000])
         )
+    if meta is not None:
+        meta["host_time"] = doc.get("now")
     error = doc.get("error")
     if error:
         raise RunnerError(

@@ -60,6 +60,8 @@ class WindowsActionBase(ActionBase):
 
     _supports_check_mode = True
     _supports_diff = True
+    # The host's UTC clock at the end of the last batch (ISO-8601), as the runner reported it.
+    host_time = None
     argument_spec: dict = {}
     validation_kwargs: dict = {}
 
@@ -103,4 +105,7 @@ class WindowsActionBase(ActionBase):
         stderr_text = to_text(stderr, errors="surrogate_or_replace")
         if stderr_text.startswith("#< CLIXML"):
             stderr_text = to_text(_parse_clixml(stderr), errors="surrogate_or_replace")
-        return parse_output(self.host_name, rc, to_text(stdout, errors="surrogate_or_replace"), stderr_text)
+        meta = {}
+        results = parse_output(self.host_name, rc, to_text(stdout, errors="surrogate_or_replace"), stderr_text, meta)
+        self.host_time = meta.get("host_time")
+        return results

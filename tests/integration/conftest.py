@@ -72,6 +72,8 @@ class Lab:
             ANSIBLE_RETRY_FILES_ENABLED="False",
             ANSIBLE_NOCOLOR="1",
             NO_PROXY="127.0.0.1,localhost",
+            # A shell sets PWD to where the user runs ansible-playbook; the evidence directory defaults to it.
+            PWD=str(self.tmp_path),
         )
         # Outside tools/test.sh (which points at the staged copy), use the bootstrap's link to this checkout.
         env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".venv", "collections"))

@@ -145,3 +145,38 @@ def test_failback_converges_after_a_controller_crash(fresh_lab, after_tasks):
         home, away = at_home(world, vm_name)
         assert home == ("Running", "Primary", "Replicating"), (vm_name, home)
         assert away == ("Off", "Replica"), (vm_name, away)
+
+
+PLANNED_KILL_AFTER_TASKS = (6, 30)
+
+
+@pytest.mark.parametrize("after_tasks", PLANNED_KILL_AFTER_TASKS)
+def test_failover_planned_converges_after_a_controller_crash(fresh_lab, after_tasks):
+    """Killed while the VMM VM moves (6) and while the workloads move (30): the re-run finishes the planned failover."""
+    lab = fresh_lab
+    world = lab.world
+    before = relationships(world)
+    stop = threading.Event()
+
+    def tick():
+        while not stop.wait(0.05):
+            world.clock.advance(300)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        with SplitBrainWatch(world) as watch:
+            killed_run(lab, "site_recovery.hyperv.failover_planned", after_tasks)
+            run = lab.playbook("site_recovery.hyperv.failover_planned")
+    finally:
+        stop.set()
+        ticker.join()
+    assert run.rc == 0, run.stdout[-4000:]
+    assert watch.seen == []
+    assert relationships(world) == before
+    for vm_name in before:
+        home, away = at_home(world, vm_name)
+        rel = next(r for r in world.replications() if r.vm_name == vm_name)
+        assert home[:2] == ("Off", "Replica"), (vm_name, home)
+        assert away == ("Running", "Primary"), (vm_name, away)
+        assert rel.state_on(rel.primary_host) == "Replicating", vm_name

@@ -164,8 +164,8 @@ def test_failback_returns_vmm01_home(lab):
     assert checked.rc == 0, checked.stdout
     assert sides(lab.world) == before and changing_calls(lab, audit_start) == []
     outcomes = {r["step"]: r["outcome"] for r in evidence(checked)}
-    assert outcomes["vmm_standalone.as_replica"] == "changed"
-    assert {outcomes["vmm_standalone." + s] for s in ("reverse", "stop", "prepare", "failover_back", "reverse_home", "start")} == {"skipped"}
+    assert outcomes["vmm_standalone.failback.as_replica"] == "changed"
+    assert {outcomes["vmm_standalone.failback." + s] for s in ("reverse", "stop", "prepare", "failover", "reverse_again", "start")} == {"skipped"}
 
     # Initial replication of the reversed relationship progresses with simulated time: run the clock fast.
     stop = threading.Event()
@@ -188,8 +188,8 @@ def test_failback_returns_vmm01_home(lab):
     assert lab.world.split_brain() == []
     assert lab.service.status()["vmm"]["host"] == "hv-pri-01"
     steps = {r["step"]: r["outcome"] for r in evidence(run)}
-    for step in ("as_replica", "reverse", "stop", "prepare", "failover_back", "reverse_home", "start"):
-        assert steps["vmm_standalone." + step] == "changed", steps
+    for step in ("as_replica", "reverse", "stop", "prepare", "failover", "reverse_again", "start"):
+        assert steps["vmm_standalone.failback." + step] == "changed", steps
 
     audit_start = len(lab.audit())
     rerun = lab.playbook(play("failback"))
@@ -239,8 +239,8 @@ def test_failback_resumes_from_a_prepared_planned_failover(lab):
     run = lab.playbook(play("failback"))
     assert run.rc == 0, run.stdout
     steps = {r["step"]: r["outcome"] for r in evidence(run)}
-    assert [steps["vmm_standalone." + s] for s in ("as_replica", "reverse", "stop", "prepare")] == ["skipped"] * 4
-    assert steps["vmm_standalone.failover_back"] == "changed"
+    assert [steps["vmm_standalone.failback." + s] for s in ("as_replica", "reverse", "stop", "prepare")] == ["skipped"] * 4
+    assert steps["vmm_standalone.failback.failover"] == "changed"
     assert sides(lab.world)["hv-pri-01"] == ("Running", "Primary", "Replicating")
 
 

@@ -39,9 +39,13 @@ def make_action(action_class, args, replies, check_mode=False, diff=False, trans
     return action, connection
 
 
-def runner_reply(results, error=None):
-    """exec_command's (rc, stdout, stderr) for a runner that returned results (one list per call), or stopped on error."""
-    return (1 if error else 0, json.dumps({"v": 1, "results": list(results), "error": error}).encode() + b"\r\n", b"")
+def runner_reply(results, error=None, now=None):
+    """exec_command's (rc, stdout, stderr) for a runner that returned results (one list per call), or stopped on error;
+    ``now`` is the host clock the runner reports (omitted, as an older runner would, when None)."""
+    doc = {"v": 1, "results": list(results), "error": error}
+    if now is not None:
+        doc["now"] = now
+    return (1 if error else 0, json.dumps(doc).encode() + b"\r\n", b"")
 
 
 def payload_calls(in_data):

@@ -124,6 +124,75 @@ def test_failback_steps_after_unplanned_failover():
     assert all(fb[k] == [] for k in ("make_replica", "reverse", "stop", "prepare", "failover_home", "reverse_home"))
 
 
+def test_planned_steps_move_every_vm_to_its_replica_host():
+    out, dummy = resolve(PLANS, None, estate(), PRIMARY)
+    planned = out["planned"]
+    # nothing to make Replica or reverse first: the home primaries replicate normally
+    assert planned["make_replica"] == [] and planned["reverse"] == []
+    assert planned["stop"] == [{"host": "hv-pri-02", "vms": ["sql01", "app01"]}, {"host": "hv-pri-03", "vms": ["sql02", "web02"]}]
+    assert planned["prepare"] == planned["stop"]
+    data = out["groups"][0]["planned"]
+    assert data["failover_home"] == [{"host": "hv-sec-02", "vms": ["sql01"]}, {"host": "hv-sec-03", "vms": ["sql02"]}]
+    assert data["reverse_home"] == data["failover_home"] and data["start_home"] == data["failover_home"]
+
+
+def test_planned_steps_resume_from_live_state():
+    hosts = estate()
+    # sql01 already prepared at home and failed over at hv-sec-02; sql02 moved and reversed; app01/web02 untouched
+    hosts["hv-pri-02"]["vms"][0]["replication"]["state"] = "PreparedForFailover"
+    hosts["hv-pri-02"]["vms"][0]["state"] = "Off"
+    hosts["hv-sec-02"]["vms"][0]["replication"]["state"] = "FailedOverWaitingCompletion"
+    sql02_home, sql02_away = hosts["hv-pri-03"]["vms"][0], hosts["hv-sec-03"]["vms"][0]
+    sql02_home.update(state="Off")
+    sql02_home["replication"].update(mode="Replica")
+    sql02_away.update(state="Running")
+    sql02_away["replication"].update(mode="Primary")
+    out, dummy = resolve(PLANS, None, hosts, PRIMARY)
+    data = out["groups"][0]["planned"]
+    assert data["stop"] == [] and data["prepare"] == []
+    assert data["failover_home"] == []  # sql01 is failed over already, sql02 is Primary at hv-sec-03
+    assert data["reverse_home"] == [{"host": "hv-sec-02", "vms": ["sql01"]}]
+    assert data["start_home"] == [{"host": "hv-sec-02", "vms": ["sql01"]}, {"host": "hv-sec-03", "vms": ["sql02"]}]
+    assert out["groups"][1]["planned"]["stop"] == [{"host": "hv-pri-02", "vms": ["app01"]}, {"host": "hv-pri-03", "vms": ["web02"]}]
+
+
+def with_lag(hosts, lags, frequency=300):
+    for vm_ in (v for h in hosts.values() for v in h.get("vms", [])):
+        if vm_["replication"] and vm_["replication"]["mode"] == "Replica":
+            vm_["replication"].update(lag_seconds=lags.get(vm_["name"], 40), frequency_sec=frequency)
+    return hosts
+
+
+def test_readiness_verdict_per_plan_and_vm():
+    out, dummy = resolve(PLANS, None, with_lag(estate(), {}), PRIMARY)
+    ready = out["plans"][0]["readiness"]
+    assert ready["verdict"] == "ready" and ready["max_lag_seconds"] == 40 and ready["not_ready"] == ready["degraded"] == []
+    # lag beyond two cycles (default target) degrades; an explicit rpo_seconds replaces the default
+    out, dummy = resolve(PLANS, None, with_lag(estate(), {"app01": 700}), PRIMARY)
+    assert out["plans"][0]["readiness"]["degraded"] == ["app01"]
+    assert "exceeds the RPO target of 600s" in out["plans"][0]["readiness"]["vms"]["app01"]["reasons"][0]
+    plans = [dict(PLANS[0], rpo_seconds=30)]
+    out, dummy = resolve(plans, None, with_lag(estate(), {}), PRIMARY)
+    assert out["plans"][0]["readiness"]["verdict"] == "degraded"
+    # an unreachable replica host, or a copy still in initial replication, is not ready
+    hosts = with_lag(estate(), {})
+    hosts["hv-sec-03"] = {"unreachable": True, "msg": "down"}
+    hosts["hv-sec-02"]["vms"][0]["replication"]["state"] = "InitialReplicationInProgress"
+    out, dummy = resolve(PLANS, None, hosts, PRIMARY)
+    readiness = out["plans"][0]["readiness"]
+    assert readiness["verdict"] == "not_ready"
+    assert readiness["not_ready"] == ["sql01", "sql02", "web02"]
+    assert "does not answer" in readiness["vms"]["sql02"]["reasons"][0]
+    # failed over everywhere: the plan is done, not "ready"
+    out, dummy = resolve(PLANS, None, estate(primary_down=True, committed=["sql01", "sql02", "app01", "web02"]), PRIMARY)
+    assert out["plans"][0]["readiness"]["verdict"] == "failed_over"
+
+
+def test_rpo_seconds_must_be_positive():
+    out, errors = resolve([dict(PLANS[0], rpo_seconds=0)], None, estate(), PRIMARY)
+    assert any("rpo_seconds must be a positive" in e for e in errors)
+
+
 def test_protect_batches_per_primary_host_and_replica_server():
     hosts = estate()
     hosts["hv-pri-02"]["vms"].append(vm("new01", "hv-pri-02", mode="None"))

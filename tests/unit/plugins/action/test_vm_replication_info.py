@@ -53,6 +53,15 @@ def test_assemble_joins_on_vm_id_and_sorts_by_name():
     assert "recovery_points" not in vms[1]
 
 
+def test_lag_is_measured_on_the_host_clock():
+    vms = assemble(VMS, REPLICATION, MEASURES, host_time="2026-11-25T20:09:05.1234567Z")
+    assert vms[1]["replication"]["lag_seconds"] == 245
+    # no host clock (an older runner) or no cycle yet: unknown, not zero
+    assert assemble(VMS, REPLICATION, MEASURES)[1]["replication"]["lag_seconds"] is None
+    never = [dict(REPLICATION[0], LastReplicationTime=None)]
+    assert assemble(VMS, never, MEASURES, host_time="2026-11-25T20:09:05Z")[1]["replication"]["lag_seconds"] is None
+
+
 def test_assemble_recovery_points_newest_first_and_only_replica_types():
     vms = assemble(VMS, REPLICATION, MEASURES, SNAPSHOTS)
     assert [p["id"] for p in vms[1]["recovery_points"]] == ["s2", "s1"]
@@ -64,11 +73,13 @@ _action = functools.partial(make_action, ActionModule, connection_options=NTLM_H
 
 def test_run_sends_one_batch_and_returns_vms():
     action, connection = _action({"name": ["web01"], "recovery_points": True},
-                                 [runner_reply([VMS[:1], REPLICATION, MEASURES, SNAPSHOTS])])
+                                 [runner_reply([VMS[:1], REPLICATION, MEASURES, SNAPSHOTS], now="2026-11-25T20:06:00.0000000Z")])
     result = action.run(task_vars={"inventory_hostname": "hv-sec-02"})
     assert not result.get("failed"), result
     assert result["changed"] is False
     assert [v["name"] for v in result["vms"]] == ["web01"]
+    assert result["host_time"] == "2026-11-25T20:06:00.0000000Z"
+    assert result["vms"][0]["replication"]["lag_seconds"] == 60
     assert connection.exec_command.call_count == 1
     cmd, = connection.exec_command.call_args.args
     assert cmd == BOOTSTRAP
