@@ -88,6 +88,8 @@ def test_service_is_ready_180s_after_the_guest_boots(lab):
     assert run(executor, [call("Get-SCVMMServer", {"ComputerName": "localhost"}, ["Name"])])["error"]["fqid"].startswith("1602,")
     world.clock.advance(1)
     doc = run(executor, [call("Get-SCVMMServer", {"ComputerName": "vmm01.lab.test"}, ["Name", "Port", "IsConnected"])])
+    # The runner reports the host's clock, which in the lab is the world's clock.
+    assert doc.pop("now") == world.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
     assert doc == {"v": 1, "results": [[{"Name": "vmm01.lab.test", "Port": 8100, "IsConnected": True}]], "error": None}
 
 
