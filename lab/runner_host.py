@@ -13,7 +13,7 @@ import json
 import re
 
 from lab._powershell import CommandResult, ErrorRecord, not_recognized
-from lab.cmdlets import hyperv, hyperv_ops, vmm
+from lab.cmdlets import cluster, hyperv, hyperv_ops, sql, vmm
 from lab.cmdlets.contract import command_type
 from lab.cmdlets.errors import CmdletError, not_modelled, record
 from lab.cmdlets.objects import bind_call
@@ -37,6 +37,8 @@ class LabExecutor:
         self.handlers = dict(hyperv.HANDLERS)
         self.handlers.update(hyperv_ops.HANDLERS)  # state-changing Hyper-V cmdlets (they take world.lock themselves)
         self.handlers.update(vmm.HANDLERS)  # SC* cmdlets, answered on the VMM server (lab/cmdlets/vmm.py)
+        self.handlers.update(sql.HANDLERS)  # SqlServer module: Invoke-Sqlcmd and the AG cmdlets (lab/cmdlets/sql.py)
+        self.handlers.update(cluster.HANDLERS)  # FailoverClusters cmdlets, answered on cluster nodes (lab/cmdlets/cluster.py)
         self.handlers.update(handlers or {})
 
     def run_powershell(self, host: str, script: str, stdin) -> CommandResult:

@@ -16,8 +16,12 @@ from lab.audit import AuditLog
 from lab.certs import create_lab_pki
 from lab.clock import Clock
 from lab.runner_host import LabExecutor
+from lab.vault import config as vault_config
+from lab.vault.service import FAULTS as VAULT_FAULTS
+from lab.vault.service import VaultService
 from lab.winrm.endpoint import HostConfig, WinRMEndpoint
-from lab.world import World
+from lab.world import World, sqlag
+from lab.world import topology as topology_file
 
 STATE_FILE = "lab.json"
 
@@ -25,13 +29,23 @@ STATE_FILE = "lab.json"
 class LabService:
     """Builds and runs the lab described by a topology; `serve_forever` until `shutdown`."""
 
-    def __init__(self, topology: str, state_dir: str, time_scale: float = 60.0, auth: str = "ntlm") -> None:
+    def __init__(self, topology: str, state_dir: str, time_scale: float = 60.0, auth: str = "ntlm", vault_unconfigured: bool = False,
+                 engine: str | None = None) -> None:
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         self.auth = auth
         self.audit = AuditLog(os.path.join(self.state_dir, "audit.jsonl"))
         self.clock = Clock(scale=time_scale)
-        self.world = World.load(topology, clock=self.clock, audit=self.audit)
+        data = topology_file.load(topology)
+        if vault_unconfigured and not data.get("vault"):
+            raise ValueError("topology %r has no vault section; --vault-unconfigured needs one" % topology)
+        if data.get("vault") and (vault_unconfigured or not data["vault"]["configured"]):
+            vault_config.unconfigure(data)  # the setup path: no policy, pairing, protection (lab/vault/config.py)
+        self.world = World(data, clock=self.clock, audit=self.audit)
+        if engine is not None:
+            if engine == "asr" and not data.get("vault"):
+                raise ValueError("engine asr needs a topology with a vault section")
+            self.world.engine = engine
         self.topology = topology
         # A fresh password per lab run: it lives only in the inventory file (mode 0600).
         self.username = self.world.credentials["username"]
@@ -44,6 +58,8 @@ class LabService:
             h.name: WinRMEndpoint(HostConfig(name=h.name, users={self.username: self.password}), executor, tls, audit=self.audit.record)
             for h in hosts
         }
+        # The Recovery Services vault's ARM and token endpoint (lab/vault), only for topologies with a vault section.
+        self.vault = VaultService(self.world, data["vault"], tls, self.audit) if data.get("vault") else None
         self._stopped = threading.Event()
         self._sync_lock = threading.Lock()
         self._down: dict[str, bool] = {}
@@ -53,6 +69,8 @@ class LabService:
     def start(self) -> None:
         for endpoint in self.endpoints.values():
             endpoint.start()
+        if self.vault is not None:
+            self.vault.start()
         self._sync_reachability()
         # Reachability also changes with simulated time (a VM-hosted server answers once its guest has
         # booted), so follow the world from a short timer rather than only on faults.
@@ -75,6 +93,8 @@ class LabService:
     def stop(self) -> None:
         for endpoint in self.endpoints.values():
             endpoint.close()
+        if self.vault is not None:
+            self.vault.stop()
         if self._control:
             self._control.shutdown()
             self._control.server_close()
@@ -89,6 +109,7 @@ class LabService:
         """Faults the CLI and tests can set; each one changes the world and what its endpoints do."""
         kind = spec.get("kind")
         down = not spec.get("clear", False)
+        self.world.sync_clusters()  # every model up to now first, so that what the fault changes is dated now
         if kind == "site-down":
             self.world.set_site_down(spec["site"], down)
         elif kind == "host-down":
@@ -100,6 +121,19 @@ class LabService:
             if self.world.vmm_server is None:
                 raise ValueError("this lab's topology has no VMM server")
             self.world.vmm_server.set_service_stopped(down)
+        elif kind == "quorum-lost":
+            # The witness fails and cluster services crash until no majority is left; hosts keep answering (lab/world/cluster.py).
+            if spec.get("cluster") not in self.world.clusters:
+                raise ValueError("no cluster %r in this lab (clusters: %s)" % (spec.get("cluster"), ", ".join(sorted(self.world.clusters)) or "none"))
+            self.world.clusters[spec["cluster"]].set_quorum_lost(down)
+        elif kind in VAULT_FAULTS:
+            # provider-disconnected, vault-job-fail --task T [--scenario S], vault-throttle --count N (lab/vault/service.py).
+            if self.vault is None:
+                raise ValueError("this lab's topology has no vault")
+            self.vault.apply_fault(spec)
+        elif kind in sqlag.FAULTS:
+            # Availability group faults (lab/world/sqlag.py): ag-resolving <AG>, ag-lag <host>, ag-suspend <host>.
+            sqlag.apply_fault(self.world, spec)
         elif kind == "cmdlet":
             # The next call(s) of a cmdlet on a host fail with this error, before any change (World.inject_cmdlet_fault).
             if spec.get("clear"):
@@ -108,7 +142,8 @@ class LabService:
                 self.world.inject_cmdlet_fault(spec["host"], spec["cmdlet"], spec.get("message") or "Injected fault.", fqid=spec.get("fqid"),
                                                category=spec.get("category") or "NotSpecified", count=spec.get("count"))
         else:
-            raise ValueError("unknown fault kind %r (site-down, host-down, winrm, vmm-service, cmdlet)" % kind)
+            raise ValueError("unknown fault kind %r (site-down, host-down, winrm, vmm-service, quorum-lost, ag-resolving, ag-lag, ag-suspend, "
+                             "cmdlet)" % kind)
         self._sync_reachability()
         self.audit.record("lab", spec.get("host", "-"), event="fault", fault=spec)
         return self.status()
@@ -121,6 +156,8 @@ class LabService:
     def _follow_world(self) -> None:
         while not self._stopped.wait(0.2):
             self._sync_reachability()
+            if self.vault is not None:
+                self.vault.tick()  # vault jobs progress with simulated time
 
     def _sync_reachability(self) -> None:
         # A host answers WinRM only while it and its site are up (and, for a VM-hosted server, its guest runs).
@@ -138,6 +175,8 @@ class LabService:
             name: {"http_port": e.http_port, "https_port": e.https_port, "stats": e.stats}
             for name, e in sorted(self.endpoints.items())
         }
+        if self.vault is not None:
+            status["vault"] = self.vault.status()
         return status
 
     def _write_state(self) -> None:
@@ -149,6 +188,7 @@ class LabService:
             "audit_log": self.audit.path,
             "ca_bundle": str(self.pki.ca_path),
             "hosts": {name: {"http_port": e.http_port, "https_port": e.https_port} for name, e in self.endpoints.items()},
+            "vault_endpoint": self.vault.endpoint.base_url if self.vault is not None else None,
         }
         _write_private(os.path.join(self.state_dir, STATE_FILE), json.dumps(state, indent=2))
 
@@ -160,6 +200,12 @@ class LabService:
             hostvars["ansible_port"] = endpoint.https_port if self.auth == "basic-https" else endpoint.http_port
             # Hyper-V hosts, and servers that are VMs of the estate (the VMM server), by role.
             role_group = "vmm_servers" if getattr(host, "role", "hyperv") == "vmm" else "hyperv_hosts"
+            cluster = self.world.cluster_of(host.name) if getattr(host, "role", "") == "cluster_node" else None
+            if cluster is not None:
+                # Failover cluster nodes: group cluster_nodes, and cluster_<site>_nodes per site (docs/cluster.md).
+                role_group = "cluster_nodes"
+                hostvars["site_recovery_cluster"] = cluster.name
+                groups.setdefault("cluster_%s_nodes" % host.site, {"hosts": {}})["hosts"][host.name] = {}
             groups.setdefault(role_group, {"hosts": {}})["hosts"][host.name] = hostvars
             if role_group == "hyperv_hosts":
                 groups.setdefault("%s_site" % host.site, {"hosts": {}})["hosts"][host.name] = {}
@@ -186,7 +232,16 @@ class LabService:
 
     def _runbook_vars(self) -> dict:
         """What the runbook playbooks read from inventory: layout, engine, and where the VMM server VM lives."""
-        out = {"site_recovery_layout": "standalone", "site_recovery_engine": "replica"}
+        out = {"site_recovery_layout": getattr(self.world, "layout", "standalone"), "site_recovery_engine": getattr(self.world, "engine", "replica")}
+        vmm_server = self.world.vmm_server
+        if vmm_server is not None and vmm_server.highly_available:
+            # Stretch cluster: the cluster, and the VMM role whose network name is the VMM server's endpoint.
+            out.update(site_recovery_cluster=vmm_server.cluster_name, site_recovery_vmm_server=vmm_server.name,
+                       site_recovery_vmm_role=vmm_server.cluster_role)
+            if vmm_server.database.get("availability_group"):
+                # VMM's database and the availability group that holds it (role vmm_stretch_cluster).
+                out.update(site_recovery_ag=vmm_server.database["availability_group"],
+                           site_recovery_ag_database=vmm_server.database.get("name") or "VirtualManagerDB")
         vmm_vm = (self.world.vmm or {}).get("server_vm")
         if vmm_vm:
             out["site_recovery_vmm_vm"] = vmm_vm
@@ -196,6 +251,9 @@ class LabService:
                 # The VMM VM's home: where it is primary when the lab starts, and where it replicates to.
                 out["vmm_standalone_primary_host"] = rel.primary_host
                 out["vmm_standalone_replica_host"] = rel.replica_host
+        if self.vault is not None:
+            # The ASR modules' connection options (docs/lab-vault.md); the client secret is made per run like the password.
+            out["site_recovery_vault"] = self.vault.inventory(str(self.pki.ca_path))
         return out
 
 

@@ -221,6 +221,10 @@ def convert(binder: _Binder, pname: str, meta: dict, value, module: str):
     ptype = meta["type"]
     if value is None:
         return None
+    if ptype == "StringCollection":
+        # FailoverClusters' -Name (System.Collections.Specialized.StringCollection): PowerShell fills the collection
+        # from one string or an array of strings, as for String[] (Get-ClusterNode node1,node2).
+        return convert(binder, pname, dict(meta, type="String[]"), value, module)
     if ptype.endswith("[]"):
         element = dict(meta, type=ptype[:-2])
         items = value if isinstance(value, list) else [value]

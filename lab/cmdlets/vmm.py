@@ -156,8 +156,8 @@ def server_object(world, vmm) -> VmmObject:
     # VCS §A.1: type ServerConnection, port 8100. Other properties INFERRED.
     return VmmObject("ServerConnection", {
         "Name": vmm.fqdn, "FullyQualifiedDomainName": vmm.fqdn, "ProductVersion": _PRODUCT_VERSION,
-        "ServerInterfaceVersion": _PRODUCT_VERSION, "Port": vmm.port, "IsConnected": True, "ActiveVMMNode": vmm.name,
-        "IsHighlyAvailable": False, "UserRole": "Administrator", "UserName": world.credentials["username"],
+        "ServerInterfaceVersion": _PRODUCT_VERSION, "Port": vmm.port, "IsConnected": True, "ActiveVMMNode": vmm.active_node(),
+        "IsHighlyAvailable": vmm.highly_available, "UserRole": "Administrator", "UserName": world.credentials["username"],
     })
 
 

@@ -7,7 +7,8 @@ import datetime
 import threading
 import uuid
 
-from lab.world import topology
+from lab.world import sqlag, topology
+from lab.world.cluster import Cluster
 from lab.world.durations import Durations
 from lab.world.replication import MONITORING_INTERVAL_S, Replication
 from lab.world.vmm import VmmServer
@@ -90,6 +91,9 @@ class World:
         self.domain = data["domain"]
         self.credentials = {"username": data["username"], "password": password}
         self.vmm = data["vmm"]
+        # What the runbook reads from the inventory (lab/service.py): the VMM layout and the workloads' engine.
+        self.layout = data.get("layout", "standalone")
+        self.engine = data.get("engine", "replica")
         self.sites: dict[str, dict] = {s: {"down": False} for s in data["sites"]}
         self.hosts: dict[str, Host] = {}
         for site, names in data["sites"].items():
@@ -105,7 +109,16 @@ class World:
         start = clock.now()
         for spec in data["vms"]:
             self._add_vm(spec, start)
-        # ---- VMM server (lab/world/vmm.py): a Windows host that is a VM of the estate ----
+        # ---- failover clusters (lab/world/cluster.py): their nodes are Windows hosts of the world ----
+        self.clusters: dict[str, Cluster] = {}
+        for spec in data.get("clusters") or []:
+            for node in spec["nodes"]:
+                self.hosts[node["name"]] = Host(name=node["name"], fqdn="{0}.{1}".format(node["name"], self.domain), site=node["site"],
+                                                role="cluster_node")
+            self.clusters[spec["name"]] = Cluster(self, spec)
+        # ---- SQL Server availability groups (lab/world/sqlag.py): replicas on cluster nodes, roles of their cluster ----
+        self.availability_groups = sqlag.load(self, data.get("availability_groups") or {})
+        # ---- VMM server (lab/world/vmm.py): a Windows host that is a VM of the estate, or a cluster role ----
         self.vmm_server = VmmServer(self, self.vmm) if self.vmm else None
         if self.vmm_server is not None:
             self.hosts[self.vmm_server.name] = ServerHost(self.vmm_server)
@@ -186,23 +199,40 @@ class World:
         """Whether the host's WinRM endpoint should answer: the host and its site are up."""
         return not self.host_is_down(name)
 
+    def cluster_of(self, host_name: str) -> Cluster | None:
+        """The failover cluster the host is a node of, if any."""
+        for cluster in self.clusters.values():
+            if cluster.node(host_name) is not None:
+                return cluster
+        return None
+
+    def sync_clusters(self) -> None:
+        """Bring the clusters up to now (before a reachability change, so events already due see the old state)."""
+        for cluster in self.clusters.values():
+            cluster.sync()
+        sqlag.settle(self, self.clock.now())  # the AGs date what changes next from this look
+
     # ---- faults --------------------------------------------------------------------------
     def set_site_down(self, site: str, down: bool) -> None:
         if site not in self.sites:
             raise KeyError("unknown site '{0}'".format(site))
         with self.lock:
+            self.sync_clusters()
             before = {h.name: self.host_is_down(h.name) for h in self.hosts.values()}
             self.sites[site]["down"] = down
             self._reachability_changed(before)
 
     def set_host_down(self, host: str, down: bool) -> None:
         with self.lock:
+            self.sync_clusters()
             before = {h.name: self.host_is_down(h.name) for h in self.hosts.values()}
             self.host(host).down = down
             self._reachability_changed(before)
 
     def _reachability_changed(self, before: dict[str, bool]) -> None:
         now = self.clock.now()
+        for cluster in self.clusters.values():
+            cluster.reachability_changed(now)  # crashed members are lost, returning nodes boot (lab/world/cluster.py)
         for name, was_down in before.items():
             is_down = self.host_is_down(name)
             if is_down and not was_down:
@@ -283,6 +313,7 @@ class World:
                     rel.stopped_at = None
                     rel.frequency_changes = []
                     self.set_replication_state(rel, "Replicating")
+            sqlag.settle(self, now)
 
     # ---- cmdlet faults (tests and `lab fault cmdlet`) ---------------------------------------
     def inject_cmdlet_fault(self, host: str, cmdlet: str, message: str, fqid: str | None = None, category: str = "NotSpecified",
@@ -346,6 +377,8 @@ class World:
                                    for vm in self.vms_on(h.name)]} for h in self.hosts.values()],
                 "replication": reps,
                 "split_brain": self.split_brain(),
+                "clusters": [c.status() for c in self.clusters.values()],
+                "availability_groups": [ag.status(now) for ag in self.availability_groups.values()],
                 "vmm": {"server_vm": self.vmm.get("server_vm"), "clouds": sorted((self.vmm.get("clouds") or {})),
                         **(self.vmm_server.status() if self.vmm_server is not None else {})},
             }

@@ -11,6 +11,13 @@ worst case, so a runbook that refreshes VMM explicitly (Read-SCVirtualMachine, V
 against both. Replication properties are only refreshed on demand (the heavy refresher runs every
 30 min, TIM §3.3; INFERRED that it is never due within a DR rehearsal, so it is not modelled).
 
+Hosting: the standalone layout runs VMM in a VM of the estate (`server_vm`); the stretch_cluster layout installs it
+highly available as a role of a failover cluster (`cluster_role`, lab/world/cluster.py). The role's network name is
+the VMM server's Windows host (a client access point that reaches the owner node): it answers while that network name
+is online; the service answers once the role's service resource has been online SERVICE_READY_S, on a member of a
+cluster with quorum, and while its database (in an availability group, lab/world/sqlag.py) is writable.
+`service_answering(now)` is the one test every caller uses.
+
 Database: standalone layout, the VMM database lives inside the VMM VM. INFERRED: after an unplanned
 failover VMM restarts from a crash-consistent copy that is consistent; the lab keeps VMM's data as
 it was when the service last ran (the few seconds between the last replication cycle and the crash
@@ -113,11 +120,15 @@ class Job:
 
 
 class VmmServer:
-    """One VMM management server whose VM (`server_vm`) is protected by Hyper-V Replica (standalone layout)."""
+    """One VMM management server: a VM (`server_vm`) protected by Hyper-V Replica (standalone layout), or a role of a
+    failover cluster (`cluster_role`, stretch_cluster layout)."""
 
     def __init__(self, world, spec: dict) -> None:
         self.world = world
-        self.name = spec["server_vm"]
+        self.cluster_role = spec.get("cluster_role")
+        self.cluster_name = spec.get("cluster")
+        self.database = dict(spec.get("database") or {})
+        self.name = spec.get("server_vm") or self.cluster_role
         self.fqdn = "{0}.{1}".format(self.name, world.domain)
         self.port = DEFAULT_PORT
         self.clouds: dict[str, dict] = {name: dict(c) for name, c in (spec.get("clouds") or {}).items()}
@@ -157,6 +168,37 @@ class VmmServer:
         name = self.cloud_of(host)
         return self.clouds[name]["host_group"] if name else None
 
+    # ---- the cluster role (stretch_cluster layout) ------------------------------------------------
+    @property
+    def highly_available(self) -> bool:
+        return bool(self.cluster_role)
+
+    def cluster(self):
+        return self.world.clusters[self.cluster_name] if self.cluster_role else None
+
+    def _role_resource_since(self, resource_type: str) -> datetime.datetime | None:
+        """Since when the role's resource of that type (else the whole role) is online on a member of a quorate cluster."""
+        cluster = self.cluster()
+        group = cluster.group(self.cluster_role)
+        res = next((r for r in group.resources if r.resource_type == resource_type), None)
+        return cluster.group_online_since(group.name, res.name if res else None)
+
+    def active_node(self) -> str | None:
+        """The node that runs the VMM service: the role's owner (clustered), else the server VM itself."""
+        if not self.cluster_role:
+            return self.name
+        return self.cluster().group(self.cluster_role).owner
+
+    def database_writable(self) -> bool:
+        """The VMM database accepts writes: a reachable replica of its availability group is primary with the database
+        online (lab/world/sqlag.py). Without an availability group model the database counts as writable."""
+        ag_name = self.database.get("availability_group")
+        groups = getattr(self.world, "availability_groups", None) or {}
+        ag = groups.get(ag_name) if isinstance(groups, dict) else next((g for g in groups if getattr(g, "name", None) == ag_name), None)
+        if not ag_name or ag is None:
+            return True
+        return bool(ag.database_writable(self.database.get("name") or "VirtualManagerDB"))
+
     # ---- the VM, its guest and the service ----------------------------------------------------
     def server_vm(self):
         """The copy of the VMM VM that runs on a reachable Hyper-V host, if any."""
@@ -167,13 +209,18 @@ class VmmServer:
         return None
 
     def site(self, default: str) -> str:
-        """Site of the Hyper-V host running the VMM VM; else `default`, else the site of its first copy."""
+        """Site of the Hyper-V host running the VMM VM (of the role's owner node); else `default`, else the site of its first copy."""
+        if self.cluster_role:
+            return self.cluster().nodes[self.active_node()].site
         vm = self.server_vm()
         if vm is None and not default:
             vm = next((v for v in self.world.vms.values() if v.role == "vmm_server"), None)
         return self.world.hosts[vm.host].site if vm is not None else default
 
     def booted_at(self) -> datetime.datetime | None:
+        if self.cluster_role:
+            # INFERRED: the client access point answers while the role's network name is online.
+            return self._role_resource_since("Network Name")
         vm = self.server_vm()
         if vm is None or vm.started_at is None:
             return None
@@ -186,12 +233,27 @@ class VmmServer:
 
     def service(self, now: datetime.datetime) -> tuple[str, datetime.datetime | None]:
         """(Stopped|Starting|Running, time it became Running)."""
-        booted = self.booted_at()
+        booted = self._role_resource_since("Generic Service") if self.cluster_role else self.booted_at()
         if booted is None or now < booted or self.service_stopped:
+            return "Stopped", None
+        if self.cluster_role and not self.database_writable():
+            # INFERRED: the service cannot work without writing to its database; it answers again once the database is
+            # writable (it keeps running and reconnects to SQL Server, so no new start delay).
             return "Stopped", None
         begin = max(booted, self.service_started_at or booted)
         ready = begin + datetime.timedelta(seconds=SERVICE_READY_S)
         return ("Running", ready) if now >= ready else ("Starting", None)
+
+    def answering_since(self, now: datetime.datetime) -> datetime.datetime | None:
+        """When the VMM service started answering clients (Running), or None while it does not answer.
+
+        The one rule for "VMM is up" that its clients use (the ASR provider in lab/vault/state.py among them).
+        """
+        state, since = self.service(now)
+        return since if state == "Running" else None
+
+    def service_answering(self, now: datetime.datetime) -> bool:
+        return self.answering_since(now) is not None
 
     def set_service_stopped(self, stopped: bool) -> None:
         """The vmm-service fault: stop the service, or start it again (Running SERVICE_READY_S later)."""
@@ -370,8 +432,12 @@ class VmmServer:
         now = self.world.clock.now()
         state = self.sync(now)
         vm = self.server_vm()
-        return {"server_vm": self.name, "host": vm.host if vm else None, "guest_up": self.guest_up(now), "service": state,
-                "clouds": sorted(self.clouds), "jobs_running": sum(1 for j in self.jobs if j.status == "Running")}
+        out = {"server_vm": self.name, "host": vm.host if vm else None, "guest_up": self.guest_up(now), "service": state,
+               "clouds": sorted(self.clouds), "jobs_running": sum(1 for j in self.jobs if j.status == "Running")}
+        if self.cluster_role:
+            out.update(server_vm=None, cluster_role=self.cluster_role, cluster=self.cluster_name, host=self.active_node(),
+                       database_writable=self.database_writable())
+        return out
 
 
 # ---- power actions on the Hyper-V VM (what VMM asks the host to do) -----------------------------------
