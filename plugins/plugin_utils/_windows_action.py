@@ -68,8 +68,10 @@ class WindowsActionBase(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        # Messages name the host as the inventory does, not by its address.
-        self.host_name = (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr
+        # Messages (and cluster node names) use the host's inventory name, not its address. With delegate_to the
+        # task's inventory_hostname still names the original host; the delegated host is the one reached.
+        delegated = self._task.delegate_to if isinstance(self._task.delegate_to, str) else None
+        self.host_name = delegated or (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr
         if self._connection.transport.split(".")[-1] not in WINDOWS_CONNECTIONS:
             result.update(failed=True, msg="%s must run on a Windows host reached with ansible_connection=winrm (this host uses %s)."
                           % (self._task.action, self._connection.transport))

@@ -90,11 +90,25 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(request, tmp_path_factory):
+    # A test module picks its topology with LAB_TOPOLOGY = "<name>" (default: standalone).
     state = tmp_path_factory.mktemp("lab")
-    service = LabService("standalone", str(state), time_scale=60.0)
+    service = LabService(getattr(request.module, "LAB_TOPOLOGY", "standalone"), str(state), time_scale=60.0)
     service.start()
     try:
         yield Lab(service, str(tmp_path_factory.mktemp("runs")))
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def fresh_lab(tmp_path):
+    """A standalone lab of the test's own, for tests that change the estate for good (crash and resume)."""
+    service = LabService("standalone", str(tmp_path / "lab"), time_scale=60.0)
+    service.start()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    try:
+        yield Lab(service, str(runs))
     finally:
         service.stop()
