@@ -13,8 +13,6 @@ import time
 
 import pytest
 
-from conftest import Lab
-from lab.service import LabService
 
 # Kill points: after the N-th task of the run has started (the task is in flight when the controller dies).
 KILL_AFTER_TASKS = (2, 5, 8, 11, 14, 17, 20, 24, 28)
@@ -44,12 +42,13 @@ class SplitBrainWatch:
         self._thread.join()
 
 
-def killed_run(lab, playbook, after_tasks):
-    """Start a collection playbook and SIGKILL it once its N-th task has started; True if it was killed."""
+def killed_run(lab, playbook, after_tasks, extra=()):
+    """Start a collection playbook (extra: more ansible-playbook arguments) and SIGKILL it once its N-th task has started;
+    True if it was killed."""
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_PROXY="127.0.0.1,localhost")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), ".venv", "collections"))
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab.inventory, playbook,
-           "-e", "site_recovery_evidence_dir=%s" % lab.tmp_path]
+           "-e", "site_recovery_evidence_dir=%s" % lab.tmp_path, *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     seen = 0
     for line in proc.stdout:
@@ -72,18 +71,6 @@ def at_secondary(world, vm_name):
     rel = next(r for r in world.replications() if r.vm_name == vm_name)
     host = next(h for h in (rel.primary_host, rel.replica_host) if world.host(h).site == "secondary")
     return world.vm(host, vm_name).state, rel.state_on(host)
-
-
-@pytest.fixture
-def fresh_lab(tmp_path):
-    service = LabService("standalone", str(tmp_path / "lab"), time_scale=60.0)
-    service.start()
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    try:
-        yield Lab(service, str(runs))
-    finally:
-        service.stop()
 
 
 @pytest.mark.parametrize("after_tasks", KILL_AFTER_TASKS)

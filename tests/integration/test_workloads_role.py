@@ -177,7 +177,10 @@ def test_protect_is_a_noop_when_everything_replicates(lab):
     assert changes(lab.audit()[start:]) == []
 
 
-def test_asr_engine_is_not_available_yet(lab):
-    run = lab.playbook(play("failover", vars_={"workloads_engine": "asr"}))
+def test_unknown_engine_is_refused_before_any_change(lab):
+    start = len(lab.audit())
+    run = lab.playbook(play("failover", vars_={"workloads_engine": "vault"}))
     assert run.rc != 0
-    assert "engine asr is not available yet" in run.stdout
+    # The entry point's argument spec refuses it (choices replica, asr) before any task runs.
+    assert "workloads_engine must be one of: replica, asr, got: vault" in run.stdout
+    assert changes(lab.audit()[start:]) == []
