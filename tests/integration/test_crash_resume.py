@@ -43,8 +43,8 @@ class SplitBrainWatch:
 
 
 def killed_run(lab, playbook, after_tasks, extra=()):
-    """Start a collection playbook (extra: more ansible-playbook arguments) and SIGKILL it once its N-th task has started;
-    True if it was killed."""
+    """Start a collection playbook (extra: more ansible-playbook arguments) and SIGKILL it once its N-th task has started,
+    or, when after_tasks is a string, the first task whose name contains it; True if it was killed."""
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_PROXY="127.0.0.1,localhost")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), ".venv", "collections"))
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab.inventory, playbook,
@@ -54,7 +54,7 @@ def killed_run(lab, playbook, after_tasks, extra=()):
     for line in proc.stdout:
         if line.startswith("TASK ["):
             seen += 1
-            if seen == after_tasks:
+            if seen == after_tasks or (isinstance(after_tasks, str) and after_tasks in line):
                 time.sleep(0.3)
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()

@@ -157,4 +157,3 @@ def test_no_password_in_output_or_audit_log(lab):
     assert password not in json.dumps(run.records)
     with open(lab.service.audit.path, encoding="utf-8") as f:
         assert password not in f.read()
-

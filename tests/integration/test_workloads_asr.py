@@ -128,3 +128,21 @@ def test_vault_failover_converges_after_a_controller_crash(fresh_lab, after_task
     for name in relationships(lab.world):
         away = sides(lab.world, name)[1]
         assert away[0] == "Running" and away[2] == "FailedOver", (name, away)
+
+
+@pytest.mark.parametrize("kill_at", ["wait until the reversed replication is in sync", "vault plan step - full-estate committed"])
+def test_vault_failback_converges_after_a_controller_crash(fresh_lab, kill_at):
+    """Killed while the reversed replication catches up, and while the failback's commit job runs: the re-run goes home."""
+    lab = fresh_lab
+    lab.service.apply_fault({"kind": "site-down", "site": "primary"})
+    assert lab.playbook("site_recovery.hyperv.failover_unplanned", *ASR).rc == 0
+    lab.service.apply_fault({"kind": "site-down", "site": "primary", "clear": True})
+    with FastClock(lab.world), SplitBrainWatch(lab.world) as watch:
+        assert killed_run(lab, "site_recovery.hyperv.failback", kill_at, extra=ASR)
+        run = lab.playbook("site_recovery.hyperv.failback", *ASR)
+    assert run.rc == 0, run.stdout[-4000:]
+    assert watch.seen == []
+    for name in relationships(lab.world):
+        home, away = sides(lab.world, name)
+        assert home == ("Running", "Primary", "Replicating"), (name, home)
+        assert away[:2] == ("Off", "Replica"), (name, away)
