@@ -42,6 +42,27 @@ class SplitBrainWatch:
         self._thread.join()
 
 
+class FastClock:
+    """Initial replications progress with simulated time: advance the lab clock while a playbook runs."""
+
+    def __init__(self, world):
+        self.world = world
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            self.world.clock.advance(300)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def killed_run(lab, playbook, after_tasks, extra=()):
     """Start a collection playbook (extra: more ansible-playbook arguments) and SIGKILL it once its N-th task has started,
     or, when after_tasks is a string, the first task whose name contains it; True if it was killed."""
@@ -110,21 +131,9 @@ def test_failback_converges_after_a_controller_crash(fresh_lab, after_tasks):
     assert run.rc == 0, run.stdout[-4000:]
     lab.service.apply_fault({"kind": "site-down", "site": "primary", "clear": True})
     # Initial replication of the reversed relationships progresses with simulated time: run the clock fast.
-    stop = threading.Event()
-
-    def tick():
-        while not stop.wait(0.05):
-            world.clock.advance(300)
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    try:
-        with SplitBrainWatch(world) as watch:
-            killed_run(lab, "site_recovery.hyperv.failback", after_tasks)
-            run = lab.playbook("site_recovery.hyperv.failback")
-    finally:
-        stop.set()
-        ticker.join()
+    with FastClock(world), SplitBrainWatch(world) as watch:
+        killed_run(lab, "site_recovery.hyperv.failback", after_tasks)
+        run = lab.playbook("site_recovery.hyperv.failback")
     assert run.rc == 0, run.stdout[-4000:]
     assert watch.seen == []
     assert relationships(world) == before
@@ -143,21 +152,9 @@ def test_failover_planned_converges_after_a_controller_crash(fresh_lab, after_ta
     lab = fresh_lab
     world = lab.world
     before = relationships(world)
-    stop = threading.Event()
-
-    def tick():
-        while not stop.wait(0.05):
-            world.clock.advance(300)
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    try:
-        with SplitBrainWatch(world) as watch:
-            killed_run(lab, "site_recovery.hyperv.failover_planned", after_tasks)
-            run = lab.playbook("site_recovery.hyperv.failover_planned")
-    finally:
-        stop.set()
-        ticker.join()
+    with FastClock(world), SplitBrainWatch(world) as watch:
+        killed_run(lab, "site_recovery.hyperv.failover_planned", after_tasks)
+        run = lab.playbook("site_recovery.hyperv.failover_planned")
     assert run.rc == 0, run.stdout[-4000:]
     assert watch.seen == []
     assert relationships(world) == before

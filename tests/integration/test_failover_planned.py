@@ -7,11 +7,10 @@ from __future__ import annotations
 import glob
 import json
 import os
-import threading
 
 import pytest
 
-from test_crash_resume import SplitBrainWatch, relationships
+from test_crash_resume import FastClock, SplitBrainWatch, relationships
 
 CHANGING = {"Start-VMFailover", "Complete-VMFailover", "Stop-VMFailover", "Set-VMReplication", "Enable-VMReplication",
             "Start-VM", "Stop-VM", "Save-VM", "Remove-VMReplication", "Resume-VMReplication", "Start-VMInitialReplication"}
@@ -34,27 +33,6 @@ def last_evidence(lab, playbook):
     paths = sorted(glob.glob(os.path.join(lab.tmp_path, "evidence", playbook + "-*.json")), key=os.path.getmtime)
     with open(paths[-1], encoding="utf-8") as f:
         return json.load(f)
-
-
-class FastClock:
-    """Initial replications progress with simulated time: advance the lab clock while a playbook runs."""
-
-    def __init__(self, world):
-        self.world = world
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.wait(0.05):
-            self.world.clock.advance(300)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")

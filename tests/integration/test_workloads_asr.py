@@ -10,8 +10,7 @@ import os
 
 import pytest
 
-from test_crash_resume import SplitBrainWatch, killed_run, relationships
-from test_failover_planned import FastClock
+from test_crash_resume import FastClock, SplitBrainWatch, killed_run, relationships
 
 ASR = ("-e", "site_recovery_engine=asr", "-e", "workloads_asr_poll_interval=1")
 CHANGING_CMDLETS = {"Start-VMFailover", "Complete-VMFailover", "Stop-VMFailover", "Set-VMReplication", "Start-VM", "Stop-VM"}
