@@ -102,9 +102,10 @@ def lab(request, tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_lab(tmp_path):
-    """A standalone lab of the test's own, for tests that change the estate for good (crash and resume)."""
-    service = LabService("standalone", str(tmp_path / "lab"), time_scale=60.0)
+def fresh_lab(request, tmp_path):
+    """A lab of the test's own (topology LAB_TOPOLOGY of the module, default standalone), for tests that change the
+    estate for good (crash and resume)."""
+    service = LabService(getattr(request.module, "LAB_TOPOLOGY", "standalone"), str(tmp_path / "lab"), time_scale=60.0)
     service.start()
     runs = tmp_path / "runs"
     runs.mkdir()

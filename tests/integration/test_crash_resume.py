@@ -18,59 +18,65 @@ import pytest
 KILL_AFTER_TASKS = (2, 5, 8, 11, 14, 17, 20, 24, 28)
 
 
-class SplitBrainWatch:
+class WorldWatch:
+    """Does something to or with the lab world every 50 ms while a playbook runs (a context manager)."""
+
+    def __init__(self, world):
+        self.world = world
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def tick(self):
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            self.tick()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class SplitBrainWatch(WorldWatch):
     """Samples the lab world while playbooks run: any VM running at both sites is recorded."""
 
     def __init__(self, world):
-        self.world = world
+        super().__init__(world)
         self.seen = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
-        while not self._stop.wait(0.05):
-            found = self.world.split_brain()
-            if found:
-                self.seen.append(found)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def tick(self):
+        found = self.world.split_brain()
+        if found:
+            self.seen.append(found)
 
 
-class FastClock:
+class FastClock(WorldWatch):
     """Initial replications progress with simulated time: advance the lab clock while a playbook runs."""
 
-    def __init__(self, world):
-        self.world = world
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.wait(0.05):
-            self.world.clock.advance(300)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def tick(self):
+        self.world.clock.advance(300)
 
 
 def killed_run(lab, playbook, after_tasks, extra=()):
-    """Start a collection playbook (extra: more ansible-playbook arguments) and SIGKILL it once its N-th task has started,
-    or, when after_tasks is a string, the first task whose name contains it; True if it was killed."""
+    """Start a playbook (a collection playbook's FQCN or YAML text; extra: more ansible-playbook arguments) and SIGKILL
+    it 0.3 s after its N-th task has started or, when after_tasks is a string, the first task whose name contains it;
+    True if it was killed."""
+    if not playbook.startswith("site_recovery."):
+        path = os.path.join(lab.tmp_path, "killed-%d.yml" % len(os.listdir(lab.tmp_path)))
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(playbook)
+        playbook = path
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_PROXY="127.0.0.1,localhost")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), ".venv", "collections"))
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", lab.inventory, playbook,
            "-e", "site_recovery_evidence_dir=%s" % lab.tmp_path, *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+                            cwd=lab.tmp_path)
     seen = 0
     for line in proc.stdout:
         if line.startswith("TASK ["):
