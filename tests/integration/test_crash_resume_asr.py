@@ -9,6 +9,7 @@ import pytest
 from test_crash_resume import FastClock, SplitBrainWatch, killed_run, relationships
 from test_workloads_asr import ASR, sides
 
+
 @pytest.mark.parametrize("after_tasks", (87, 103))
 def test_vault_failover_converges_after_a_controller_crash(fresh_lab, after_tasks):
     """Killed while the vault's failover job runs (task 87) and while the commit runs (103): the re-run finishes the job."""
