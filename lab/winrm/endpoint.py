@@ -275,6 +275,7 @@ class WinRMEndpoint:
         self._stats_lock = threading.Lock()
         self._latency = 0.0
         self._listeners: list[_Listener] = []
+        self._reserved: list[socket.socket] = []  # the ports kept while the host is down (_reserve)
         self._threads: list[threading.Thread] = []
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -315,6 +316,7 @@ class WinRMEndpoint:
             self._bindings = ntlm.channel_bindings(_server_cert_der(self.tls))
         plain = _Listener(self, self.http_port, None, None)
         secure = _Listener(self, self.https_port, self.tls, self._bindings)
+        self._release()
         self.http_port, self.https_port = plain.server_address[1], secure.server_address[1]
         self._listeners = [plain, secure]
         self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
@@ -332,6 +334,7 @@ class WinRMEndpoint:
         for listener in self._listeners:
             listener.server_close()
         self._listeners, self._threads = [], []
+        self._reserve()
         with self._conns_lock:
             conns, self._conns = list(self._conns), set()
         for conn in conns:
@@ -342,9 +345,29 @@ class WinRMEndpoint:
                 pass
         self.winrs.drop_all()
 
+    def _reserve(self) -> None:
+        """Keep this host's ports while it is down. A bound socket that does not listen refuses connections, as a host
+        whose listener is gone does, and keeps the port from being handed to another lab on this machine meanwhile
+        (several labs run side by side in the tests); the listeners bind again beside it (both SO_REUSEADDR)."""
+        for port in (self.http_port, self.https_port):
+            holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                holder.bind(("127.0.0.1", port))
+            except OSError:
+                holder.close()
+                continue
+            self._reserved.append(holder)
+
+    def _release(self) -> None:
+        for holder in self._reserved:
+            holder.close()
+        self._reserved = []
+
     def close(self) -> None:
         """Stop for good and release this host's accounts from the process-wide NTLM user file."""
         self.stop()
+        self._release()
         if self.config.ntlm:
             ntlm.UserStore.unregister({alias: entry[1] for alias, entry in self._aliases.items()})
 
